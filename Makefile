@@ -1,0 +1,36 @@
+# The two commands of the README's quick start: `make demo` and `make test`. Both set up .venv on a fresh machine.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# The CPU build of torch is installed first and pinned: a bare torch requirement would pull a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: install test lint typecheck unit demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy .
+
+unit: $(STAMP)
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+demo: $(STAMP)
+	$(VENV)/bin/bnn-tune train --task audio --optimizer filter --alpha 1e-3 --gamma 0.1 --epochs 20
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

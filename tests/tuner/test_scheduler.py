@@ -1,0 +1,158 @@
+"""The scheduler on a real SQLite file and the real FSDD data: studies run, retry, resume and cancel."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from search_spaces import FILTER_SPACE, SearchSpace, register_space, unregister_space
+from tuner.executor import InlineExecutor
+from tuner.scheduler import Scheduler
+from tuner.settings import Settings
+from tuner.storage import Storage
+from tuner.submit import StudyRequest, submit_comparison, submit_study
+
+QUICK = StudyRequest(task="audio", space="filter", n_trials=3, epochs=1, seed=0, max_train=200)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> tuple[Storage, str]:
+    url = f"sqlite:///{tmp_path / 'bnn-tune.db'}"
+    storage = Storage(url)
+    storage.migrate()
+    return storage, url
+
+
+def inline_scheduler(storage: Storage, url: str) -> Scheduler:
+    return Scheduler(storage, InlineExecutor(), database_url=url, poll_seconds=0.01)
+
+
+def test_study_runs_to_completion_with_curves(db: tuple[Storage, str]) -> None:
+    storage, url = db
+    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "epochs": 2}))
+    inline_scheduler(storage, url).run(until_idle=True)
+    assert storage.get_study(study.id).state == "completed"
+    trials = storage.trials(study.id)
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert all(t.state == "completed" and t.attempts == 1 for t in trials)
+    curves = storage.curves(study.id)
+    for trial in trials:
+        epochs = {p.epoch for p in curves[trial.id]}
+        assert epochs == {1, 2}
+        last = {p.metric: p.value for p in curves[trial.id] if p.epoch == 2}
+        # The objective is the last epoch's validation accuracy, as stored point by point.
+        assert trial.objective == pytest.approx(last["val_accuracy"])
+        assert set(last) >= {"train_loss", "val_accuracy", "test_accuracy", "flip_ratio", "seconds"}
+
+
+def test_comparison_studies_share_replicate_seeds(db: tuple[Storage, str]) -> None:
+    storage, url = db
+    _, studies = submit_comparison(storage, Settings(), QUICK, ["latent", "filter"], replicates=2)
+    seeds = {(s.space, s.replicate): s.seed for s in studies}
+    assert seeds[("latent", 0)] == seeds[("filter", 0)] != seeds[("latent", 1)]
+    inline_scheduler(storage, url).run(until_idle=True)
+    assert {storage.get_study(s.id).state for s in studies} == {"completed"}
+
+
+def test_a_broken_trial_fails_at_once_and_the_study_goes_on(db: tuple[Storage, str]) -> None:
+    storage, url = db
+
+    def half_broken(point: object) -> dict[str, object]:
+        trial = FILTER_SPACE.build_trial(point)  # type: ignore[arg-type]
+        hyper = dict(trial["hyperparameters"])  # type: ignore[call-overload]
+        if hyper["alpha"] > 1e-3:  # out of the filter optimizer's range: the trainer refuses it
+            hyper["alpha"] = 2.0
+        return {**trial, "hyperparameters": hyper}
+
+    space = SearchSpace(
+        name="half_broken",
+        optimizer="filter",
+        parameters=FILTER_SPACE.parameters,
+        fixed=FILTER_SPACE.fixed,
+        description="the filter space, with alpha > 1e-3 sent out of range",
+        to_trial=half_broken,
+    )
+    register_space(space)
+    try:
+        study = submit_study(
+            storage, Settings(), StudyRequest(**{**QUICK.__dict__, "space": "half_broken", "n_trials": 5})
+        )
+        inline_scheduler(storage, url).run(until_idle=True)
+    finally:
+        unregister_space("half_broken")
+    trials = storage.trials(study.id)
+    failed = [t for t in trials if t.state == "failed"]
+    assert len(trials) == 5 and failed, [t.parameters for t in trials]
+    assert all(t.attempts == 1 and "alpha" in (t.error or "") for t in failed)
+    assert storage.get_study(study.id).state == "completed"
+
+
+def test_restart_resumes_without_rerunning_finished_trials(db: tuple[Storage, str]) -> None:
+    storage, url = db
+    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 4, "parallelism": 2}))
+    first = inline_scheduler(storage, url)
+    first.tick()  # submits trials 0 and 1, runs trial 0; then the process "dies"
+    before = {t.number: t for t in storage.trials(study.id)}
+    assert before[0].state == "completed" and before[1].state == "running"
+
+    inline_scheduler(storage, url).run(until_idle=True)
+    after = {t.number: t for t in storage.trials(study.id)}
+    assert after[0] == before[0]  # not re-run
+    assert after[1].state == "abandoned"
+    counted = [t for t in after.values() if t.state == "completed"]
+    assert len(counted) == 4
+    assert storage.get_study(study.id).state == "completed"
+
+
+def test_cancel_stops_a_running_study(db: tuple[Storage, str]) -> None:
+    storage, url = db
+    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 6, "parallelism": 2}))
+    scheduler = inline_scheduler(storage, url)
+    scheduler.tick()
+    storage.set_study_state(study.id, "cancelled")
+    scheduler.run(until_idle=True)
+    trials = storage.trials(study.id)
+    assert storage.get_study(study.id).state == "cancelled"
+    assert len(trials) == 2 and {t.state for t in trials} == {"completed", "abandoned"}
+
+
+def _kill_trial_worker_when_it_reports(storage: Storage, study_id: int, killed: list[int]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        trials = storage.trials(study_id)
+        if trials and storage.curve(trials[0].id):
+            for proc in psutil.process_iter(["cmdline"]):
+                if any("_run_on_ray" in part for part in proc.info["cmdline"] or []):
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed.append(proc.pid)
+            if killed:
+                return
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_ray_worker_death_is_retried(db: tuple[Storage, str], ray_cluster: None) -> None:
+    from tuner.ray_executor import RayExecutor
+
+    storage, url = db
+    study = submit_study(
+        storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 1, "epochs": 6, "max_train": 2400})
+    )
+    executor = RayExecutor()
+    scheduler = Scheduler(storage, executor, database_url=url, poll_seconds=0.05)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_trial_worker_when_it_reports, args=(storage, study.id, killed))
+    killer.start()
+    scheduler.run(until_idle=True)
+    killer.join()
+    assert killed, "no Ray worker was found running the trial"
+    (trial,) = storage.trials(study.id)
+    assert trial.state == "completed" and trial.attempts == 2, trial.error
+    assert trial.node_id and trial.worker_host
+    assert {p.epoch for p in storage.curve(trial.id)} == set(range(1, 7))

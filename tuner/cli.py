@@ -1,0 +1,155 @@
+"""The ``bnn-tune`` command line.
+
+Every command takes ``--json``: it then prints its result as one JSON object on the last line of its output.
+Errors the user can fix are printed as ``error: ...`` on stderr with exit status 2 (and, with ``--json``, as
+``{"error": ...}`` on the last line of stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from trainers.errors import BnnTuneError, InvalidInputError
+from tuner.commands import add_tuning_parsers
+
+__all__ = ["main"]
+
+# Which command-line flags feed which BNN optimizer's hyperparameters.
+OPTIMIZER_FLAGS: dict[str, tuple[str, ...]] = {
+    "filter": ("alpha", "gamma"),
+    "latent": ("lr", "momentum", "weight_decay", "clip"),
+    "bop": ("threshold", "gamma"),
+}
+REQUIRED_FLAGS: dict[str, tuple[str, ...]] = {
+    "filter": ("alpha", "gamma"),
+    "latent": ("lr", "momentum", "weight_decay"),
+    "bop": ("threshold", "gamma"),
+}
+
+
+def _add_train_parser(commands: Any) -> None:
+    p = commands.add_parser("train", help="train one BNN and print its per-epoch table")
+    p.add_argument("--task", default="audio", help="audio, cifar10 or imagenet (default audio)")
+    p.add_argument("--optimizer", default="filter", help="filter, latent or bop (default filter)")
+    hp = p.add_argument_group("BNN optimizer hyperparameters")
+    hp.add_argument("--alpha", type=float, help="filter: EMA rate of the second filter stage, (0, 1]")
+    hp.add_argument("--gamma", type=float, help="filter/bop: EMA rate of the gradient momentum, (0, 1]")
+    hp.add_argument("--lr", type=float, help="latent: learning rate, > 0")
+    hp.add_argument("--momentum", type=float, help="latent: momentum, [0, 1)")
+    hp.add_argument("--weight-decay", type=float, help="latent: weight decay, >= 0")
+    hp.add_argument("--clip", type=float, help="latent: clip latent weights to [-clip, clip] after each step")
+    hp.add_argument("--threshold", type=float, help="bop: flip threshold, > 0")
+    layers = p.add_argument_group("latent-weight options of the binary layers")
+    layers.add_argument("--init-scale", type=float, default=1.0, help="latent init scale w0 (default 1.0)")
+    layers.add_argument("--ste-clip", action="store_true", help="zero the STE gradient where |w| > 1")
+    layers.add_argument("--scaling", action="store_true", help="channel-wise mean(|w|) scaling")
+    run = p.add_argument_group("run")
+    run.add_argument("--decay", default="cosine", help="cosine, linear or none (default cosine)")
+    run.add_argument("--epochs", type=int, default=20)
+    run.add_argument("--batch-size", type=int, default=64)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--width", type=int, default=None, help="hidden width of the audio net (default 64)")
+    run.add_argument("--max-train", type=int, default=None, help="use at most this many training examples")
+    run.add_argument("--data-dir", default=None, help="data root (else $BNN_TUNE_DATA, ./data, ../shared/data)")
+    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _hyperparameters(args: argparse.Namespace) -> dict[str, float]:
+    if args.optimizer not in OPTIMIZER_FLAGS:
+        raise InvalidInputError(f"optimizer must be one of {', '.join(OPTIMIZER_FLAGS)}; got {args.optimizer!r}")
+    allowed = OPTIMIZER_FLAGS[args.optimizer]
+    all_flags = {name for names in OPTIMIZER_FLAGS.values() for name in names}
+    stray = sorted(n for n in all_flags - set(allowed) if getattr(args, n) is not None)
+    if stray:
+        flags = ", ".join("--" + n.replace("_", "-") for n in stray)
+        raise InvalidInputError(f"{flags} do(es) not apply to optimizer {args.optimizer!r}")
+    missing = [n for n in REQUIRED_FLAGS[args.optimizer] if getattr(args, n) is None]
+    if missing:
+        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
+        raise InvalidInputError(f"optimizer {args.optimizer!r} needs {flags}")
+    return {n: float(getattr(args, n)) for n in allowed if getattr(args, n) is not None}
+
+
+def _cmd_train(args: argparse.Namespace, console: Console) -> dict[str, object]:
+    from trainers.layers import BinaryOptions
+    from trainers.trial import EpochPoint, TrialSpec, train_trial
+
+    spec = TrialSpec(
+        task=args.task,
+        optimizer=args.optimizer,
+        hyperparameters=_hyperparameters(args),
+        binary=BinaryOptions(init_scale=args.init_scale, ste_clip=args.ste_clip, scaling=args.scaling),
+        decay=args.decay,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        width=args.width,
+        max_train=args.max_train,
+        data_dir=args.data_dir,
+        device=args.device,
+    )
+    columns = ("epoch", "train loss", "train acc", "val acc", "test acc", "flip ratio", "seconds")
+    console.print(" ".join(f"{c:>10}" for c in columns), soft_wrap=True)
+
+    def show(point: EpochPoint) -> None:
+        console.print(
+            f"{point.epoch:>10d} {point.train_loss:>10.4f} {point.train_accuracy:>10.2%} "
+            f"{point.val_accuracy:>10.2%} {point.test_accuracy:>10.2%} {point.flip_ratio:>10.2e} "
+            f"{point.seconds:>10.2f}",
+            soft_wrap=True,
+        )
+
+    result = train_trial(spec, on_epoch=show)
+    summary = result.summary()
+    table = Table(title=f"{spec.task} / {spec.optimizer} on {result.device}", show_header=False)
+    for key in ("val_accuracy", "best_val_accuracy", "test_accuracy", "flip_ratio"):
+        value = summary[key]
+        assert isinstance(value, float)
+        table.add_row(key, f"{value:.4f}")
+    table.add_row("total seconds", f"{result.seconds:.2f}")
+    console.print(table)
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``bnn-tune`` command."""
+    parser = argparse.ArgumentParser(
+        prog="bnn-tune",
+        description="Bayesian-optimization tuning of binary neural network optimizers.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(commands)
+    add_tuning_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a ``bnn-tune`` command; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    as_json: bool = getattr(args, "json", False)
+    # With --json, human output goes to stderr so stdout carries exactly one JSON object.
+    console = Console(stderr=as_json, highlight=False)
+    handler: Callable[[argparse.Namespace, Console], dict[str, object]] = args.handler
+    try:
+        result = handler(args, console)
+    except BnnTuneError as exc:
+        Console(stderr=True, highlight=False).print(f"error: {exc}", markup=False)
+        if as_json:
+            print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
+        return 2
+    if as_json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Running studies from a command: open the database, build the executor, tick the scheduler until done.
+
+This is the embedded mode in one process (the CLI's ``study run`` and ``compare``); the service runs the same
+:class:`~tuner.scheduler.Scheduler` in a background thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from tuner.executor import Executor, InlineExecutor
+from tuner.scheduler import Scheduler
+from tuner.settings import Settings
+from tuner.storage import Storage
+
+__all__ = ["ExecutorKind", "build_executor", "build_scheduler", "open_storage", "run_studies"]
+
+ExecutorKind = Literal["ray", "inline"]
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The configured database, migrated to the newest schema; raises ``StorageUnavailableError``."""
+    storage = Storage(settings.database_url)
+    storage.migrate()
+    return storage
+
+
+def build_executor(settings: Settings, kind: ExecutorKind = "ray") -> Executor:
+    """A Ray executor (local Ray, or the cluster at the configured address) or the in-process one."""
+    if kind == "inline":
+        return InlineExecutor()
+    from tuner.ray_executor import RayExecutor  # Ray is imported only when it is used
+
+    return RayExecutor(
+        address=settings.ray_address,
+        num_cpus_per_trial=settings.num_cpus_per_trial,
+        num_gpus_per_trial=settings.num_gpus_per_trial,
+    )
+
+
+def build_scheduler(storage: Storage, executor: Executor, settings: Settings) -> Scheduler:
+    """A scheduler configured from the settings."""
+    return Scheduler(
+        storage,
+        executor,
+        database_url=settings.database_url,
+        max_trial_retries=settings.max_trial_retries,
+        max_concurrent_studies=settings.max_concurrent_studies,
+        poll_seconds=settings.scheduler_poll_seconds,
+        data_dir=None if settings.data_dir is None else str(settings.data_dir),
+    )
+
+
+def run_studies(
+    storage: Storage,
+    scheduler: Scheduler,
+    study_ids: Sequence[int],
+    on_tick: Callable[[], None] | None = None,
+) -> None:
+    """Tick ``scheduler`` until every study in ``study_ids`` has finished, calling ``on_tick`` after each tick."""
+    remaining = set(study_ids)
+    while remaining:
+        scheduler.tick()
+        if on_tick is not None:
+            on_tick()
+        remaining = {i for i in remaining if not storage.get_study(i).is_finished}

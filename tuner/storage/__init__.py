@@ -1,0 +1,42 @@
+"""SQL storage of studies, comparisons, trials and learning curves: our tables are the source of truth.
+
+:class:`Storage` is the one API that reads and writes them (SQLite or PostgreSQL, through SQLAlchemy 2);
+it takes specs and returns frozen records. Alembic manages the schema: :meth:`Storage.migrate` upgrades a
+database to the newest revision; the migrations ship inside this package.
+"""
+
+from tuner.storage._engine import DATABASE_URL_VARIABLE, MIGRATIONS_DIR, alembic_config
+from tuner.storage._records import (
+    STUDY_STATES,
+    TERMINAL_STUDY_STATES,
+    TERMINAL_TRIAL_STATES,
+    TRIAL_STATES,
+    ComparisonRecord,
+    ComparisonSpec,
+    CurvePoint,
+    StudyRecord,
+    StudySpec,
+    StudyState,
+    TrialRecord,
+    TrialState,
+)
+from tuner.storage._storage import Storage
+
+__all__ = [
+    "DATABASE_URL_VARIABLE",
+    "MIGRATIONS_DIR",
+    "STUDY_STATES",
+    "TERMINAL_STUDY_STATES",
+    "TERMINAL_TRIAL_STATES",
+    "TRIAL_STATES",
+    "ComparisonRecord",
+    "ComparisonSpec",
+    "CurvePoint",
+    "Storage",
+    "StudyRecord",
+    "StudySpec",
+    "StudyState",
+    "TrialRecord",
+    "TrialState",
+    "alembic_config",
+]

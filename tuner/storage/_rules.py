@@ -1,0 +1,110 @@
+"""Storage rules that need no database: legal state moves, a comparison's summary state, argument checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from trainers.errors import ConflictError, InvalidInputError
+from tuner.storage._records import (
+    TERMINAL_STUDY_STATES,
+    TERMINAL_TRIAL_STATES,
+    ComparisonSpec,
+    StudySpec,
+    StudyState,
+)
+
+__all__ = [
+    "MAX_PAGE",
+    "check_comparison_studies",
+    "check_page",
+    "check_points",
+    "check_state",
+    "check_study_move",
+    "check_trial_end",
+    "summary_state",
+]
+
+MAX_PAGE = 1000
+
+# Which study states may follow which. Running -> queued lets a restarted scheduler hand a study back.
+_STUDY_MOVES: Mapping[str, frozenset[str]] = {
+    "queued": frozenset({"running", "failed", "cancelled"}),
+    "running": frozenset({"queued", "completed", "failed", "cancelled"}),
+    "completed": frozenset(),
+    "failed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+def check_study_move(study_id: int, current: str, target: str) -> None:
+    """Raise ``ConflictError`` unless a study may go from ``current`` to ``target``."""
+    if target not in _STUDY_MOVES[current]:
+        raise ConflictError(f"study {study_id} is {current} and cannot become {target}")
+
+
+def summary_state(states: set[str]) -> StudyState:
+    """A comparison's state from its studies': finished only when all are, failed if any failed."""
+    if states <= TERMINAL_STUDY_STATES:
+        if states == {"completed"}:
+            return "completed"
+        return "failed" if "failed" in states else "cancelled"
+    return "queued" if states == {"queued"} else "running"
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Raise ``InvalidInputError`` unless 1 <= limit <= MAX_PAGE and offset >= 0."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(f"limit must be in [1, {MAX_PAGE}], got {limit}")
+    if offset < 0:
+        raise InvalidInputError(f"offset must be >= 0, got {offset}")
+
+
+def check_state(state: str, allowed: Sequence[str], kind: Literal["study", "trial"]) -> None:
+    """Raise ``InvalidInputError`` unless ``state`` is one of ``allowed``."""
+    if state not in allowed:
+        raise InvalidInputError(f"unknown {kind} state {state!r}; one of {list(allowed)}")
+
+
+def check_trial_end(trial_id: int, state: str, objective: float | None) -> None:
+    """Raise ``InvalidInputError`` unless ``state`` ends a trial and ``objective`` suits it."""
+    if state not in TERMINAL_TRIAL_STATES:
+        raise InvalidInputError(f"a trial ends in one of {sorted(TERMINAL_TRIAL_STATES)}, not {state!r}")
+    if objective is not None and not math.isfinite(objective):
+        raise InvalidInputError(f"trial {trial_id}: the objective must be finite, got {objective}")
+    if state == "completed" and objective is None:
+        raise InvalidInputError(f"trial {trial_id}: a completed trial needs an objective")
+
+
+def check_points(trial_id: int, epoch: int, values: Mapping[str, float]) -> None:
+    """Raise ``InvalidInputError`` for a negative epoch, an unnamed metric or a value that is not finite."""
+    if epoch < 0:
+        raise InvalidInputError(f"trial {trial_id}: epochs start at 0, got {epoch}")
+    for metric, value in values.items():
+        if not metric:
+            raise InvalidInputError(f"trial {trial_id}, epoch {epoch}: a metric needs a name")
+        if not math.isfinite(value):
+            raise InvalidInputError(f"trial {trial_id}, epoch {epoch}: {metric} is {value}, not finite")
+
+
+def check_comparison_studies(spec: ComparisonSpec, studies: Sequence[StudySpec]) -> None:
+    """Raise ``InvalidInputError`` unless every study fits the comparison (see ``create_comparison``)."""
+    if not studies:
+        raise InvalidInputError("a comparison needs at least one study")
+    seen: set[tuple[str, int | None]] = set()
+    for study in studies:
+        problem = None
+        if study.task != spec.task:
+            problem = f"task {study.task!r} is not the comparison's {spec.task!r}"
+        elif study.space not in spec.spaces:
+            problem = f"space {study.space!r} is not one of the comparison's {list(spec.spaces)}"
+        elif (study.n_trials, study.epochs) != (spec.n_trials, spec.epochs):
+            problem = f"n_trials and epochs must be the comparison's ({spec.n_trials}, {spec.epochs})"
+        elif study.replicate is None or not 0 <= study.replicate < spec.replicates:
+            problem = f"replicate {study.replicate!r} is outside [0, {spec.replicates})"
+        elif (study.space, study.replicate) in seen:
+            problem = f"replicate {study.replicate} of space {study.space!r} appears twice"
+        if problem is not None:
+            raise InvalidInputError(f"comparison study: {problem}")
+        seen.add((study.space, study.replicate))

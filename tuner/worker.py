@@ -1,0 +1,106 @@
+"""What runs on a worker: train one trial and write its curve to the database as it grows.
+
+The worker is the one writer of its trial's curve points (an upsert per epoch, so a retried attempt overwrites rather
+than duplicates); the scheduler is the one writer of the trial's state. Nothing here imports Ray: the Ray executor
+wraps :func:`run_trial_job`, and the inline executor calls it directly.
+
+Errors the trainer raises on purpose come back as a failed :class:`TrialOutcome` rather than an exception, so that a
+task framework never has to re-raise our exception types; only a dead worker surfaces as an exception, in the executor.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from trainers.errors import BnnTuneError, RetryableError, TrainingDivergedError
+from trainers.trial import EpochPoint, TrialSpec, train_trial
+from tuner.storage import Storage
+
+__all__ = ["OBJECTIVES", "TrialJob", "TrialOutcome", "objective_value", "run_trial_job"]
+
+OBJECTIVES = ("val_accuracy_last", "val_accuracy_best")
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """One attempt at one trial, as sent to a worker."""
+
+    trial_id: int
+    study_id: int
+    number: int
+    attempt: int
+    spec: TrialSpec
+    objective: str
+    database_url: str
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How an attempt ended. ``retryable`` failures may be tried again with the same parameters."""
+
+    trial_id: int
+    state: Literal["completed", "failed"]
+    objective: float | None = None
+    error: str | None = None
+    retryable: bool = False
+    worker_host: str = field(default_factory=socket.gethostname)
+    node_id: str | None = None
+    seconds: float = 0.0
+
+
+def objective_value(points: tuple[EpochPoint, ...] | list[EpochPoint], objective: str) -> float:
+    """The study's objective from a trial's curve: last-epoch or best-epoch validation accuracy."""
+    if objective == "val_accuracy_last":
+        return points[-1].val_accuracy
+    if objective == "val_accuracy_best":
+        return max(p.val_accuracy for p in points)
+    raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+
+
+@lru_cache(maxsize=4)
+def _storage(url: str) -> Storage:
+    # One engine per worker process and database, reused across the trials the process runs.
+    return Storage(url)
+
+
+def run_trial_job(job: TrialJob, node_id: str | None = None) -> TrialOutcome:
+    """Train the job's trial, writing each epoch's point to the database; never raises our own errors."""
+    started = time.perf_counter()
+    storage = _storage(job.database_url)
+
+    def report(point: EpochPoint) -> None:
+        storage.add_points(job.trial_id, point.epoch, point.metrics())
+
+    def failed(exc: BaseException, retryable: bool) -> TrialOutcome:
+        return TrialOutcome(
+            trial_id=job.trial_id,
+            state="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            retryable=retryable,
+            node_id=node_id,
+            seconds=time.perf_counter() - started,
+        )
+
+    try:
+        result = train_trial(job.spec, on_epoch=report)
+    except TrainingDivergedError as exc:
+        return failed(exc, retryable=False)
+    except RetryableError as exc:
+        return failed(exc, retryable=True)
+    except BnnTuneError as exc:
+        return failed(exc, retryable=False)
+    value = objective_value(result.points, job.objective)
+    if not math.isfinite(value):
+        return failed(ValueError(f"objective {job.objective} is {value}"), retryable=False)
+    return TrialOutcome(
+        trial_id=job.trial_id,
+        state="completed",
+        objective=value,
+        node_id=node_id,
+        seconds=time.perf_counter() - started,
+    )
