@@ -89,6 +89,7 @@ class TrialResult:
     points: tuple[EpochPoint, ...]
     device: str
     seconds: float
+    stopped_early: bool = False
 
     @property
     def final(self) -> EpochPoint:
@@ -106,6 +107,7 @@ class TrialResult:
             "epochs": len(self.points),
             "device": self.device,
             "total_seconds": self.seconds,
+            "stopped_early": self.stopped_early,
             "points": [asdict(p) for p in self.points],
         }
 
@@ -178,11 +180,13 @@ def _train_epoch(
 
 def train_trial(
     spec: TrialSpec,
-    on_epoch: Callable[[EpochPoint], None] | None = None,
+    on_epoch: Callable[[EpochPoint], bool | None] | None = None,
     *,
     data: TaskData | None = None,
 ) -> TrialResult:
     """Train the task's BNN as ``spec`` says, calling ``on_epoch`` after every epoch.
+
+    If ``on_epoch`` returns True the run stops after that epoch (early stopping); the result says so.
 
     Raises:
         InvalidInputError: unknown task or optimizer, hyperparameters out of range, a bad device.
@@ -232,6 +236,8 @@ def train_trial(
             seconds=time.perf_counter() - epoch_start,
         )
         points.append(point)
-        if on_epoch is not None:
-            on_epoch(point)
+        if on_epoch is not None and on_epoch(point) and epoch < spec.epochs:
+            return TrialResult(
+                points=tuple(points), device=str(device), seconds=time.perf_counter() - started, stopped_early=True
+            )
     return TrialResult(points=tuple(points), device=str(device), seconds=time.perf_counter() - started)

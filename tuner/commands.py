@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from tuner.executor import Executor
     from tuner.storage import Storage
     from tuner.submit import StudyRequest
 
@@ -34,6 +35,13 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
         "--objective",
         default="val_accuracy_last",
         help="val_accuracy_last (default: last epoch's validation accuracy) or val_accuracy_best",
+    )
+    p.add_argument(
+        "--early-stopping",
+        default=None,
+        metavar="RULE",
+        help="stop weak trials early: 'median', or 'percentile' with options, e.g. "
+        "'percentile,percentile=25,min_epochs=3,min_trials=5' (default: off)",
     )
     p.add_argument("--executor", choices=("ray", "inline"), default="ray", help="where trials run (default ray)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
@@ -77,19 +85,38 @@ def _request(args: argparse.Namespace, space: str) -> StudyRequest:
         batch_size=args.batch_size,
         objective=args.objective,
         max_train=args.max_train,
+        early_stopping=_early_stopping(args.early_stopping),
     )
 
 
-def _run_with_progress(
-    storage: Storage, args: argparse.Namespace, study_ids: list[int], console: Console, label: str
-) -> None:
-    from tuner.reports import study_view
-    from tuner.runner import build_executor, build_scheduler, run_studies
+def _early_stopping(text: str | None) -> dict[str, Any] | None:
+    """``median`` or ``percentile,percentile=25,min_epochs=3`` as the study's early_stopping setting."""
+    if text is None or text == "off":
+        return None
+    rule, *options = [part.strip() for part in text.split(",")]
+    config: dict[str, Any] = {"rule": rule}
+    for option in options:
+        key, _, value = option.partition("=")
+        config[key] = float(value) if key == "percentile" else int(value) if value.lstrip("-").isdigit() else value
+    return config
+
+
+def _executor(args: argparse.Namespace) -> Executor:
+    """The executor the command asked for, built before anything is written (a dead cluster writes nothing)."""
+    from tuner.runner import build_executor
     from tuner.settings import get_settings
 
-    settings = get_settings()
-    executor = build_executor(settings, args.executor)
-    scheduler = build_scheduler(storage, executor, settings)
+    return build_executor(get_settings(), args.executor)
+
+
+def _run_with_progress(
+    storage: Storage, executor: Executor, study_ids: list[int], console: Console, label: str
+) -> None:
+    from tuner.reports import study_view
+    from tuner.runner import build_scheduler, run_studies
+    from tuner.settings import get_settings
+
+    scheduler = build_scheduler(storage, executor, get_settings())
     total = sum(storage.get_study(i).n_trials for i in study_ids)
     columns = (
         TextColumn("{task.description}"),
@@ -138,9 +165,15 @@ def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]
     from tuner.submit import submit_study
 
     storage = open_storage(get_settings())
-    study = submit_study(storage, get_settings(), _request(args, args.space))
+    request = _request(args, args.space)
+    executor = _executor(args)
+    try:
+        study = submit_study(storage, get_settings(), request)
+    except BaseException:
+        executor.shutdown()
+        raise
     console.print(f"study {study.id} queued in {storage.url}")
-    _run_with_progress(storage, args, [study.id], console, f"study {study.id}")
+    _run_with_progress(storage, executor, [study.id], console, f"study {study.id}")
     view = study_view(storage, study.id)
     _study_table(view, console)
     return view
@@ -195,11 +228,15 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
     storage = open_storage(get_settings())
     spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
-    comparison, studies = submit_comparison(
-        storage, get_settings(), _request(args, spaces[0] if spaces else ""), spaces, args.replicates
-    )
+    request = _request(args, spaces[0] if spaces else "")
+    executor = _executor(args)
+    try:
+        comparison, studies = submit_comparison(storage, get_settings(), request, spaces, args.replicates)
+    except BaseException:
+        executor.shutdown()
+        raise
     console.print(f"comparison {comparison.id} queued in {storage.url} ({len(studies)} studies)")
-    _run_with_progress(storage, args, [s.id for s in studies], console, f"comparison {comparison.id}")
+    _run_with_progress(storage, executor, [s.id for s in studies], console, f"comparison {comparison.id}")
     view = comparison_view(storage, comparison.id)
     _comparison_table(view, console)
     return view

@@ -10,6 +10,7 @@ scheduler retries it, counting attempts in our tables, where the user can see th
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,17 @@ __all__ = ["ClusterUnavailableError", "RayExecutor"]
 
 class ClusterUnavailableError(RetryableError):
     """The Ray cluster at the configured address did not answer."""
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast where nothing listens at ``host:port``: ``ray.init`` itself retries for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc})") from exc
 
 
 def _run_on_ray(job: TrialJob) -> TrialOutcome:
@@ -59,6 +71,7 @@ class RayExecutor(Executor):
     def _connect(self, address: str | None, local_num_cpus: int | None) -> None:
         try:
             if address:
+                _probe(address)
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
             else:
                 ray.init(

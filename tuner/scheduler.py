@@ -49,7 +49,7 @@ class _ActiveStudy:
     adapter: AxAdapter
     next_number: int
     ended: int
-    completed: int
+    succeeded: int
     in_flight: dict[int, TrialJob] = field(default_factory=dict)
 
     @property
@@ -169,7 +169,7 @@ class Scheduler:
             adapter=adapter,
             next_number=len(trials),
             ended=sum(t.state in COUNTED_STATES for t in trials),
-            completed=sum(t.state == "completed" for t in trials),
+            succeeded=sum(t.state in ("completed", "early_stopped") for t in trials),
         )
 
     def _drop_cancelled(self) -> None:
@@ -189,7 +189,7 @@ class Scheduler:
 
     def _finish(self, study: _ActiveStudy) -> None:
         del self._active[study.record.id]
-        if study.completed == 0:
+        if study.succeeded == 0:
             self.storage.set_study_state(study.record.id, "failed", error=f"none of its {study.ended} trials completed")
         else:
             self.storage.set_study_state(study.record.id, "completed")
@@ -217,6 +217,7 @@ class Scheduler:
                 spec=self._trial_spec(record, study.space, parameters, trial.number),
                 objective=record.objective,
                 database_url=self.database_url,
+                early_stopping=record.early_stopping,
             )
             study.in_flight[trial.id] = job
             self.executor.submit(job)
@@ -251,7 +252,15 @@ class Scheduler:
             self.storage.finish_trial(job.trial_id, "completed", objective=outcome.objective)
             study.adapter.complete(job.number, outcome.objective)
             study.ended += 1
-            study.completed += 1
+            study.succeeded += 1
+            return
+        if outcome.state == "early_stopped" and outcome.objective is not None:
+            del study.in_flight[job.trial_id]
+            self.storage.finish_trial(job.trial_id, "early_stopped", objective=outcome.objective)
+            curve = [p.value for p in self.storage.curve(job.trial_id) if p.metric == "val_accuracy"]
+            study.adapter.early_stopped(job.number, curve)
+            study.ended += 1
+            study.succeeded += 1
             return
         if outcome.retryable and job.attempt <= self.max_trial_retries:
             log.info("retrying trial %s of study %s: %s", job.number, job.study_id, outcome.error)

@@ -15,6 +15,7 @@ import numpy as np
 from search_spaces import UnknownSpaceError, get_space
 from trainers.data import TASKS
 from trainers.errors import InvalidInputError
+from tuner.early_stopping import EarlyStopping
 from tuner.settings import Settings
 from tuner.storage import ComparisonRecord, ComparisonSpec, Storage, StudyRecord, StudySpec
 from tuner.worker import OBJECTIVES
@@ -72,6 +73,7 @@ def _check_request(request: StudyRequest, settings: Settings) -> None:
     _check_int("seed", request.seed, 0, MAX_SEED)
     if request.max_train is not None:
         _check_int("max_train", request.max_train, 1, 10_000_000)
+    EarlyStopping.from_config(request.early_stopping)
     if request.objective not in OBJECTIVES:
         raise InvalidInputError(f"objective must be one of {', '.join(OBJECTIVES)}; got {request.objective!r}")
 

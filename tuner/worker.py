@@ -15,10 +15,11 @@ import socket
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from trainers.errors import BnnTuneError, RetryableError, TrainingDivergedError
 from trainers.trial import EpochPoint, TrialSpec, train_trial
+from tuner.early_stopping import EarlyStopping
 from tuner.storage import Storage
 
 __all__ = ["OBJECTIVES", "TrialJob", "TrialOutcome", "objective_value", "run_trial_job"]
@@ -37,6 +38,7 @@ class TrialJob:
     spec: TrialSpec
     objective: str
     database_url: str
+    early_stopping: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class TrialOutcome:
     """How an attempt ended. ``retryable`` failures may be tried again with the same parameters."""
 
     trial_id: int
-    state: Literal["completed", "failed"]
+    state: Literal["completed", "failed", "early_stopped"]
     objective: float | None = None
     error: str | None = None
     retryable: bool = False
@@ -72,9 +74,14 @@ def run_trial_job(job: TrialJob, node_id: str | None = None) -> TrialOutcome:
     """Train the job's trial, writing each epoch's point to the database; never raises our own errors."""
     started = time.perf_counter()
     storage = _storage(job.database_url)
+    rule = EarlyStopping.from_config(job.early_stopping)
 
-    def report(point: EpochPoint) -> None:
-        storage.add_points(job.trial_id, point.epoch, point.metrics())
+    def report(point: EpochPoint) -> bool:
+        metrics = point.metrics()
+        storage.add_points(job.trial_id, point.epoch, metrics)
+        if rule is None:
+            return False
+        return rule.should_stop(point.epoch, metrics[rule.metric], _peer_values(storage, job, point.epoch, rule))
 
     def failed(exc: BaseException, retryable: bool) -> TrialOutcome:
         return TrialOutcome(
@@ -99,8 +106,20 @@ def run_trial_job(job: TrialJob, node_id: str | None = None) -> TrialOutcome:
         return failed(ValueError(f"objective {job.objective} is {value}"), retryable=False)
     return TrialOutcome(
         trial_id=job.trial_id,
-        state="completed",
+        state="early_stopped" if result.stopped_early else "completed",
         objective=value,
         node_id=node_id,
         seconds=time.perf_counter() - started,
     )
+
+
+def _peer_values(storage: Storage, job: TrialJob, epoch: int, rule: EarlyStopping) -> list[float]:
+    """The metric at ``epoch`` of the study's other trials that have finished (completed or stopped early)."""
+    finished = {t.id for t in storage.trials(job.study_id) if t.state in ("completed", "early_stopped")}
+    curves = storage.curves(job.study_id)
+    return [
+        p.value
+        for trial_id in finished - {job.trial_id}
+        for p in curves.get(trial_id, [])
+        if p.epoch == epoch and p.metric == rule.metric
+    ]

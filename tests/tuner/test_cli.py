@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,101 @@ def test_bad_input_exits_2_with_a_named_error(
     captured = capsys.readouterr()
     assert message in captured.err
     assert message in json.loads(captured.out.strip().splitlines()[-1])["error"]
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite file as the configured database, the settings re-read around the test."""
+    from tuner.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("BNN_TUNE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def last_json(out: str) -> dict[str, Any]:
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+QUICK_STUDY = ["--trials", "2", "--epochs", "1", "--max-train", "200", "--executor", "inline", "--json"]
+
+
+def test_study_run_and_show_print_the_study_as_json(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["study", "run", "--task", "audio", "--space", "filter", "--seed", "3", *QUICK_STUDY]) == 0
+    study = last_json(capsys.readouterr().out)
+    assert study["state"] == "completed" and study["space"] == "filter" and study["seed"] == 3
+    assert [t["number"] for t in study["trials"]] == [0, 1]
+    for trial in study["trials"]:
+        assert trial["state"] == "completed" and set(trial["parameters"]) == {"alpha", "gamma"}
+        assert trial["objective"] == trial["points"][-1]["val_accuracy"]
+    assert main(["study", "show", str(study["id"]), "--json"]) == 0
+    assert last_json(capsys.readouterr().out)["trials"] == study["trials"]
+
+
+def test_compare_runs_replicates_of_each_space(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["compare", "--spaces", "latent,filter", "--replicates", "2", *QUICK_STUDY]
+    assert main(args) == 0
+    comparison = last_json(capsys.readouterr().out)
+    assert comparison["state"] == "completed" and comparison["trials_done"] == comparison["trials_total"] == 8
+    assert {s["space"] for s in comparison["studies"]} == {"latent", "filter"}
+    analysis = comparison["analysis"]
+    assert [s["name"] for s in analysis["spaces"]] == ["latent", "filter"]
+    assert analysis["difference"]["space_a"] == "latent"
+    assert main(["compare", "show", str(comparison["id"]), "--json"]) == 0
+    assert last_json(capsys.readouterr().out)["analysis"] == analysis
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["study", "run", "--space", "adam"], "space"),
+        (["study", "run", "--trials", "0"], "n_trials"),
+        (["study", "run", "--parallelism", "0"], "parallelism"),
+        (["study", "run", "--task", "mnist"], "task"),
+        (["study", "run", "--early-stopping", "mean"], "early_stopping.rule"),
+        (["compare", "--spaces", "latent,latent"], "spaces"),
+        (["compare", "--replicates", "0"], "replicates"),
+        (["study", "show", "999"], "999"),
+    ],
+)
+def test_bad_tuning_input_writes_nothing(
+    database: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tuner.storage import Storage
+
+    assert main([*args, "--executor", "inline", "--json"] if args[-1] != "999" else [*args, "--json"]) == 2
+    assert message in last_json(capsys.readouterr().out)["error"]
+    storage = Storage(database)
+    storage.migrate()
+    assert storage.count_studies() == 0 and storage.count_comparisons() == 0
+
+
+def test_unreachable_database_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tuner.settings import get_settings
+
+    monkeypatch.setenv("BNN_TUNE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    get_settings.cache_clear()
+    try:
+        assert main(["study", "run", *QUICK_STUDY]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert "BNN_TUNE_DATABASE_URL" in last_json(capsys.readouterr().out)["error"]
+
+
+def test_silent_ray_address_fails_fast_and_writes_nothing(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tuner.settings import get_settings
+    from tuner.storage import Storage
+
+    monkeypatch.setenv("BNN_TUNE_RAY_ADDRESS", "127.0.0.1:1")
+    get_settings.cache_clear()
+    args = ["study", "run", "--trials", "2", "--epochs", "1", "--executor", "ray", "--json"]
+    assert main(args) == 2
+    error = last_json(capsys.readouterr().out)["error"]
+    assert "RAY_ADDRESS" in error and "127.0.0.1:1" in error
+    assert Storage(database).count_studies() == 0

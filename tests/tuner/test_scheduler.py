@@ -156,3 +156,20 @@ def test_ray_worker_death_is_retried(db: tuple[Storage, str], ray_cluster: None)
     assert trial.state == "completed" and trial.attempts == 2, trial.error
     assert trial.node_id and trial.worker_host
     assert {p.epoch for p in storage.curve(trial.id)} == set(range(1, 7))
+
+
+def test_percentile_early_stopping_stops_weak_trials(db: tuple[Storage, str]) -> None:
+    storage, url = db
+    rule = {"rule": "percentile", "percentile": 99, "min_trials": 2, "min_epochs": 1}
+    request = StudyRequest(**{**QUICK.__dict__, "n_trials": 6, "epochs": 3, "early_stopping": rule})
+    study = submit_study(storage, Settings(), request)
+    inline_scheduler(storage, url).run(until_idle=True)
+    trials = storage.trials(study.id)
+    stopped = [t for t in trials if t.state == "early_stopped"]
+    assert len(trials) == 6 and stopped
+    for trial in stopped:
+        epochs = {p.epoch for p in storage.curve(trial.id)}
+        assert max(epochs) < 3 and trial.objective is not None
+    # The first two trials have no finished peers to compare with: they always run to the end.
+    assert all(t.state == "completed" for t in trials[:2])
+    assert storage.get_study(study.id).state == "completed"
