@@ -29,8 +29,9 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# A small real comparison on FSDD (a few minutes on 2 cores): 3 replicate studies per space, 6 trials of 5 epochs each.
 demo: $(STAMP)
-	$(VENV)/bin/bnn-tune train --task audio --optimizer filter --alpha 1e-3 --gamma 0.1 --epochs 20
+	$(VENV)/bin/bnn-tune compare --task audio --spaces latent,filter --replicates 3 --trials 6 --epochs 5 --seed 0
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -173,3 +173,15 @@ def test_percentile_early_stopping_stops_weak_trials(db: tuple[Storage, str]) ->
     # The first two trials have no finished peers to compare with: they always run to the end.
     assert all(t.state == "completed" for t in trials[:2])
     assert storage.get_study(study.id).state == "completed"
+
+
+def test_study_on_both_backends(storage_url: str) -> None:
+    """A study on SQLite and on PostgreSQL: the worker writes every epoch's points through its own connection."""
+    storage = Storage(storage_url)
+    storage.migrate()
+    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "epochs": 2}))
+    Scheduler(storage, InlineExecutor(), database_url=storage_url, poll_seconds=0.01).run(until_idle=True)
+    assert storage.get_study(study.id).state == "completed"
+    curves = storage.curves(study.id)
+    assert len(curves) == 3 and all({p.epoch for p in points} == {1, 2} for points in curves.values())
+    storage.close()
