@@ -176,6 +176,7 @@ def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]
     _run_with_progress(storage, executor, [study.id], console, f"study {study.id}")
     view = study_view(storage, study.id)
     _study_table(view, console)
+    console.print(f"stored in {storage.url}; show it again with: bnn-tune study show {study.id}")
     return view
 
 
@@ -239,6 +240,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     _run_with_progress(storage, executor, [s.id for s in studies], console, f"comparison {comparison.id}")
     view = comparison_view(storage, comparison.id)
     _comparison_table(view, console)
+    console.print(f"stored in {storage.url}; show it again with: bnn-tune compare show {comparison.id}")
     return view
 
 
