@@ -112,11 +112,13 @@ def comparison_view(storage: Storage, comparison_id: int, *, tolerance: float = 
                 "best_so_far": [None if v != v else v for v in best_so_far(objectives)],
             }
         )
+    # Early in a run some spaces have no finished trial yet: analyse those that have.
+    with_data = {space: runs for space, runs in curves.items() if runs}
     analysis: dict[str, Any] | None
     try:
-        analysis = compare_spaces(curves, tolerance=tolerance).to_dict()
+        analysis = compare_spaces(with_data, tolerance=tolerance).to_dict() if with_data else None
     except InvalidInputError:
-        analysis = None  # no space has a completed trial yet
+        analysis = None  # no trial has completed yet (only failures so far)
     fields = asdict(comparison)
     fields["created_at"] = _iso(comparison.created_at)
     fields["spaces"] = list(comparison.spaces)
