@@ -17,7 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from trainers.errors import BnnTuneError, InvalidInputError
+from tuner.bench_cli import add_bench_parsers
 from tuner.commands import add_tuning_parsers
+from tuner.serve_cli import add_service_parsers
 
 __all__ = ["main"]
 
@@ -129,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(commands)
     add_tuning_parsers(commands)
+    add_service_parsers(commands)
+    add_bench_parsers(commands)
     return parser
 
 

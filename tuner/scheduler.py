@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from search_spaces import SearchSpace, get_space
-from trainers.errors import BnnTuneError
+from trainers.errors import BnnTuneError, ConflictError
 from trainers.layers import BinaryOptions
 from trainers.trial import TrialSpec
 from tuner.ax_adapter import AxAdapter, HistoryTrial
@@ -189,10 +189,15 @@ class Scheduler:
 
     def _finish(self, study: _ActiveStudy) -> None:
         del self._active[study.record.id]
-        if study.succeeded == 0:
-            self.storage.set_study_state(study.record.id, "failed", error=f"none of its {study.ended} trials completed")
-        else:
-            self.storage.set_study_state(study.record.id, "completed")
+        try:
+            if study.succeeded == 0:
+                self.storage.set_study_state(
+                    study.record.id, "failed", error=f"none of its {study.ended} trials completed"
+                )
+            else:
+                self.storage.set_study_state(study.record.id, "completed")
+        except ConflictError:
+            log.info("study %s was cancelled while its last trials ended", study.record.id)
 
     # -- trials ------------------------------------------------------------------------------------------
 

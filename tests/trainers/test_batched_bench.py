@@ -1,0 +1,51 @@
+"""``bnn-tune bench batched``: both paths measured in one run, the figures printed, the last line JSON."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+import torch
+from rich.console import Console
+
+from trainers.errors import InvalidInputError
+from tuner.bench_cli import add_bench_parsers
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _run(*argv: str) -> tuple[dict[str, object], str]:
+    parser = argparse.ArgumentParser(prog="bnn-tune")
+    add_bench_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bench", "batched", *argv])
+    out = io.StringIO()
+    result = args.handler(args, Console(file=out, width=200, highlight=False))
+    return result, out.getvalue()
+
+
+@pytest.mark.parametrize("optimizer", ["filter", "latent"])
+def test_bench_batched_prints_both_times_and_the_speedup(optimizer: str) -> None:
+    small = ("--members", "3", "--epochs", "1", "--width", "8", "--max-train", "64", "--device", "cpu")
+    result, printed = _run(*small, "--optimizer", optimizer)
+    assert result["members"] == 3 and result["epochs"] == 1 and result["device"] == "cpu"
+    one_by_one, batched = result["one_by_one_seconds"], result["batched_seconds"]
+    assert isinstance(one_by_one, float) and isinstance(batched, float) and one_by_one > 0 and batched > 0
+    assert result["speedup"] == pytest.approx(one_by_one / batched)
+    # the same trials: both paths reach the same accuracies
+    assert result["mean_val_accuracy_batched"] == pytest.approx(result["mean_val_accuracy_one_by_one"], abs=0.02)
+    assert "speedup" in printed and "one by one" in printed
+    assert json.loads(printed.strip().splitlines()[-1]) == result
+
+
+def test_bench_batched_rejects_an_empty_batch() -> None:
+    with pytest.raises(InvalidInputError, match="members"):
+        _run("--members", "0", "--max-train", "64", "--device", "cpu")

@@ -1,0 +1,167 @@
+"""The ``bench`` commands of the CLI: performance measurements that print figures.
+
+``bench batched`` trains K audio trials one by one (``train_trial``) and the same K as one batch
+(``train_batch``), in the same process on the same data, and prints both times and the speedup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from trainers.trial import TrialSpec
+
+__all__ = ["add_bench_parsers"]
+
+# Log-uniform ranges the members' hyperparameters are drawn from: typical values of each optimizer, where a
+# run neither stalls nor diverges; their values barely change the cost of a step.
+_LOG_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "filter": {"alpha": (1e-4, 1e-2), "gamma": (1e-3, 1e-1)},
+    "latent": {"lr": (1e-3, 1e-1), "weight_decay": (1e-4, 1e-2), "one_minus_momentum": (1e-2, 0.5)},
+    "bop": {"threshold": (1e-8, 1e-5), "gamma": (1e-4, 1e-2)},
+}
+
+
+def add_bench_parsers(commands: Any) -> None:
+    """Add ``bench`` with its subcommand ``batched`` to the CLI's subparsers."""
+    bench = commands.add_parser("bench", help="performance measurements")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True)
+    p = bench_commands.add_parser("batched", help="K audio trials one by one against the same K as one batch")
+    p.add_argument("--members", type=int, default=40, help="trials K (default 40)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs per trial (default 2)")
+    p.add_argument("--width", type=int, default=256, help="hidden width of the audio net (default 256)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--optimizer", choices=tuple(_LOG_RANGES), default="filter", help="BNN optimizer (filter)")
+    p.add_argument(
+        "--shared-order",
+        action="store_true",
+        help="batch members share the minibatch order (common random numbers)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads of torch for both paths (default: torch's own)"
+    )
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-train", type=int, default=None, help="use at most this many training examples")
+    p.add_argument("--data-dir", default=None, help="data root (else $BNN_TUNE_DATA, ./data, ../shared/data)")
+    p.add_argument("--seed", type=int, default=0, help="member k has seed + k; also seeds the hyperparameters")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    p.set_defaults(handler=_cmd_bench_batched)
+
+
+def _member_specs(args: argparse.Namespace) -> list[TrialSpec]:
+    from trainers.errors import InvalidInputError
+    from trainers.trial import TrialSpec
+
+    if args.members < 1:
+        raise InvalidInputError(f"--members must be >= 1, got {args.members}")
+    rng = random.Random(args.seed)
+    specs = []
+    for k in range(args.members):
+        drawn = {
+            name: 10 ** rng.uniform(math.log10(low), math.log10(high))
+            for name, (low, high) in _LOG_RANGES[args.optimizer].items()
+        }
+        if args.optimizer == "latent":
+            drawn["momentum"] = 1.0 - drawn.pop("one_minus_momentum")
+        specs.append(
+            TrialSpec(
+                task="audio",
+                optimizer=args.optimizer,
+                hyperparameters=drawn,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed + k,
+                width=args.width,
+                max_train=args.max_train,
+                data_dir=args.data_dir,
+                device=args.device,
+            )
+        )
+    return specs
+
+
+def _cmd_bench_batched(args: argparse.Namespace, console: Console) -> dict[str, object]:
+    import dataclasses
+
+    import torch
+
+    from trainers.batched import train_batch
+    from trainers.data import load_task_data
+    from trainers.errors import InvalidInputError, TrainingDivergedError
+    from trainers.trial import TrialResult, resolve_device, train_trial
+
+    specs = _member_specs(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    data = load_task_data("audio", args.data_dir, max_train=args.max_train)
+    members = len(specs)
+    console.print(
+        f"members {members}, epochs {args.epochs}, width {args.width}, optimizer {args.optimizer}, "
+        f"device {device} ({torch.get_num_threads()} CPU threads), data {data.description}",
+        soft_wrap=True,
+    )
+    # One short run of each path first, so that neither pays one-time costs (thread pools, kernels, the
+    # data's copy to the device) inside its measurement.
+    warm = dataclasses.replace(specs[0], epochs=1)
+    train_trial(warm, data=data)
+    train_batch([warm, dataclasses.replace(warm, seed=warm.seed + 1)], data=data)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        single_task = progress.add_task("one by one", total=members)
+        started = time.perf_counter()
+        singles: list[TrialResult | TrainingDivergedError] = []
+        for spec in specs:
+            try:
+                singles.append(train_trial(spec, data=data))
+            except TrainingDivergedError as exc:
+                singles.append(exc)
+            progress.advance(single_task)
+        one_by_one = time.perf_counter() - started
+
+        batch_task = progress.add_task("as one batch (epochs)", total=args.epochs)
+
+        def advance(k: int, point: Any) -> None:
+            progress.update(batch_task, completed=point.epoch)
+
+        started = time.perf_counter()
+        batched = train_batch(specs, on_epoch=advance, data=data, shared_order=args.shared_order)
+        batch_seconds = time.perf_counter() - started
+
+    def mean_val(results: list[TrialResult | TrainingDivergedError]) -> float | None:
+        finished = [r.final.val_accuracy for r in results if isinstance(r, TrialResult)]
+        return sum(finished) / len(finished) if finished else None
+
+    result: dict[str, object] = {
+        "members": members,
+        "epochs": args.epochs,
+        "width": args.width,
+        "optimizer": args.optimizer,
+        "shared_order": args.shared_order,
+        "device": str(device),
+        "cpu_threads": torch.get_num_threads(),
+        "one_by_one_seconds": one_by_one,
+        "batched_seconds": batch_seconds,
+        "speedup": one_by_one / batch_seconds,
+        "mean_val_accuracy_one_by_one": mean_val(singles),
+        "mean_val_accuracy_batched": mean_val(batched),
+        "diverged_one_by_one": sum(isinstance(r, TrainingDivergedError) for r in singles),
+        "diverged_batched": sum(isinstance(r, TrainingDivergedError) for r in batched),
+    }
+    console.print(f"one by one: {one_by_one:.2f} s   as one batch: {batch_seconds:.2f} s", soft_wrap=True)
+    console.print(f"speedup: {one_by_one / batch_seconds:.2f}x", soft_wrap=True)
+    if not args.json:
+        # With --json the CLI prints the object on stdout itself.
+        console.print(json.dumps(result), soft_wrap=True, markup=False, highlight=False)
+    return result
