@@ -104,24 +104,34 @@ class BinaryLayer(nn.Module):
     tie_signs: Tensor
     ste_clip: bool
     scaling: bool
+    holds_binary: bool
 
     def _init_binary(self, init_scale: float, ste_clip: bool, scaling: bool) -> None:
         if init_scale < 0:
-            raise ValueError(f"init_scale must be >= 0, got {init_scale}")
+            raise InvalidInputError(f"init_scale must be >= 0, got {init_scale}")
         self.ste_clip = ste_clip
         self.scaling = scaling
+        self.holds_binary = False
         with torch.no_grad():
             self.weight.uniform_(-init_scale, init_scale)
         ties = torch.where(torch.rand_like(self.weight) < 0.5, -1.0, 1.0).to(self.weight.dtype)
         self.register_buffer("tie_signs", ties)
 
     def binary_weight(self) -> Tensor:
+        if self.holds_binary:
+            # The weight is theta itself, kept in {-1, +1} by the filter optimizer or Bop: sign is the identity, the
+            # STE's gradient is the identity, and scaling (mean |w| = 1) and clipping (|w| <= 1) change nothing.
+            return self.weight
         return binarize_weight(self.weight, self.tie_signs, ste_clip=self.ste_clip, scaling=self.scaling)
 
     @torch.no_grad()
     def binarize_(self) -> None:
-        """Replace the stored weight by its sign (ties broken by ``tie_signs``): the start state of theta."""
+        """Replace the stored weight by its sign (ties broken by ``tie_signs``): the start state of theta.
+
+        From then on the layer uses the weight as it is; only optimizers that keep it in {-1, +1} may train it.
+        """
         self.weight.copy_(torch.where(self.weight == 0, self.tie_signs, torch.sign(self.weight)))
+        self.holds_binary = True
 
 
 class BinaryLinear(nn.Linear, BinaryLayer):  # type: ignore[misc]  # torch types weight as Tensor
