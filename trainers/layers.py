@@ -118,9 +118,9 @@ class BinaryLayer(nn.Module):
         self.register_buffer("tie_signs", ties)
 
     def binary_weight(self) -> Tensor:
-        if self.holds_binary:
-            # The weight is theta itself, kept in {-1, +1} by the filter optimizer or Bop: sign is the identity, the
-            # STE's gradient is the identity, and scaling (mean |w| = 1) and clipping (|w| <= 1) change nothing.
+        if self.holds_binary and not self.scaling:
+            # The weight is theta itself, kept in {-1, +1} by the filter optimizer or Bop: sign is the identity, and
+            # so is the STE's gradient, clipping (|w| <= 1) included. Scaling still adds a gradient term: not here.
             return self.weight
         return binarize_weight(self.weight, self.tie_signs, ste_clip=self.ste_clip, scaling=self.scaling)
 
