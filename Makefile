@@ -29,9 +29,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# A small real comparison on FSDD (a few minutes on 2 cores): 3 replicate studies per space, 6 trials of 5 epochs each.
+# The service with a small real comparison on FSDD (3 replicate studies per space, 6 trials of 5 epochs; a few
+# minutes on 2 cores): prints the URL of its results page and keeps serving until Ctrl-C.
 demo: $(STAMP)
-	$(VENV)/bin/bnn-tune compare --task audio --spaces latent,filter --replicates 3 --trials 6 --epochs 5 --seed 0
+	$(PY) -m tuner.demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
