@@ -69,9 +69,34 @@ class BinaryOptimizer(torch.optim.Optimizer, ABC):
             offsets[key] += p.numel()
         return views
 
-    def _record_flips(self, flipped: list[Tensor], weights: int) -> None:
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Update the binary weights of every parameter with a gradient (the rule is the subclass's).
+
+        Args:
+            closure: re-evaluates the model and returns the loss (run with gradients enabled).
+
+        Returns:
+            The closure's loss, or None without a closure.
+        """
+        loss = self._closure_loss(closure)
+        flipped: list[Tensor] = []
+        weights = 0
+        for group in self.param_groups:
+            params, grads = self._with_grads(group)
+            if not params:
+                continue
+            count = self._update_group(group, params, grads)
+            if count is not None:
+                flipped.append(count)
+            weights += sum(p.numel() for p in params)
         if flipped:
             self.flips.record(flipped[0] if len(flipped) == 1 else torch.stack(flipped).sum(), weights)
+        return loss
+
+    @abstractmethod
+    def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> Tensor | None:
+        """Apply the update rule to one group's parameters that have gradients; return how many weights flipped."""
 
     @staticmethod
     def _closure_loss(closure: Callable[[], float] | None) -> float | None:

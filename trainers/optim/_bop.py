@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -54,38 +53,18 @@ class Bop(BinaryOptimizer):
         check_positive("threshold", group["threshold"])
         check_open_unit("gamma", group["gamma"])
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """Update the gradient averages and flip the binary weights that cross the threshold.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (run with gradients enabled).
-
-        Returns:
-            The closure's loss, or None without a closure.
-        """
-        loss = self._closure_loss(closure)
-        flipped: list[Tensor] = []
-        weights = 0
-        for group in self.param_groups:
-            params, grads = self._with_grads(group)
-            if not params:
-                continue
-            ms = [self._momentum(p) for p in params]
-            count = bop_update(
-                params,
-                grads,
-                ms,
-                self._scratch(params),
-                threshold=group["threshold"],
-                gamma=group["gamma"],
-                count_flips=True,
-            )
-            if count is not None:
-                flipped.append(count)
-            weights += sum(p.numel() for p in params)
-        self._record_flips(flipped, weights)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> Tensor | None:
+        """Update the gradient averages and flip the binary weights that cross the threshold."""
+        ms = [self._momentum(p) for p in params]
+        return bop_update(
+            params,
+            grads,
+            ms,
+            self._scratch(params),
+            threshold=group["threshold"],
+            gamma=group["gamma"],
+            count_flips=True,
+        )
 
     def _momentum(self, p: Tensor) -> Tensor:
         state = self.state[p]

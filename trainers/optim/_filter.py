@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -71,40 +70,20 @@ class FilterOptimizer(BinaryOptimizer):
         check_open_unit("alpha", group["alpha"])
         check_open_unit("gamma", group["gamma"])
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """Update the filter states and set every binary weight with a gradient to -sign(f).
-
-        Args:
-            closure: re-evaluates the model and returns the loss (run with gradients enabled).
-
-        Returns:
-            The closure's loss, or None without a closure.
-        """
-        loss = self._closure_loss(closure)
-        flipped: list[Tensor] = []
-        weights = 0
-        for group in self.param_groups:
-            params, grads = self._with_grads(group)
-            if not params:
-                continue
-            states = [self._state(p) for p in params]
-            count = filter_update(
-                params,
-                grads,
-                [s["m"] for s in states],
-                [s["f"] for s in states],
-                [s["tie_sign"] for s in states],
-                self._scratch(params),
-                alpha=group["alpha"],
-                gamma=group["gamma"],
-                count_flips=True,
-            )
-            if count is not None:
-                flipped.append(count)
-            weights += sum(p.numel() for p in params)
-        self._record_flips(flipped, weights)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> Tensor | None:
+        """Update the filter states and set every binary weight with a gradient to -sign(f)."""
+        states = [self._state(p) for p in params]
+        return filter_update(
+            params,
+            grads,
+            [s["m"] for s in states],
+            [s["f"] for s in states],
+            [s["tie_sign"] for s in states],
+            self._scratch(params),
+            alpha=group["alpha"],
+            gamma=group["gamma"],
+            count_flips=True,
+        )
 
     def _state(self, p: Tensor) -> dict[str, Tensor]:
         state: dict[str, Tensor] = self.state[p]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -75,37 +74,19 @@ class LatentSGD(BinaryOptimizer):
         if group["clip"] is not None:
             check_positive("clip", group["clip"])
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
-        """Update the momentum and the latent weights of every parameter with a gradient.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (run with gradients enabled).
-
-        Returns:
-            The closure's loss, or None without a closure.
-        """
-        loss = self._closure_loss(closure)
-        flipped: list[Tensor] = []
-        weights = 0
-        for group in self.param_groups:
-            params, grads = self._with_grads(group)
-            if not params:
-                continue
-            states = [self._state(p) for p in params]
-            latent_update(
-                params,
-                grads,
-                [s["m"] for s in states],
-                lr=group["lr"],
-                momentum=group["momentum"],
-                weight_decay=group["weight_decay"],
-                clip=group["clip"],
-            )
-            flipped.append(sign_changes(params, [s["sign"] for s in states], self._scratch(params)))
-            weights += sum(p.numel() for p in params)
-        self._record_flips(flipped, weights)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> Tensor | None:
+        """Update the momentum and the latent weights; count the latent weights whose sign changed."""
+        states = [self._state(p) for p in params]
+        latent_update(
+            params,
+            grads,
+            [s["m"] for s in states],
+            lr=group["lr"],
+            momentum=group["momentum"],
+            weight_decay=group["weight_decay"],
+            clip=group["clip"],
+        )
+        return sign_changes(params, [s["sign"] for s in states], self._scratch(params))
 
     def _state(self, p: Tensor) -> dict[str, Tensor]:
         state: dict[str, Tensor] = self.state[p]
