@@ -1,12 +1,58 @@
-"""Session-wide fixtures: one local Ray instance shared by every test that needs it (starting Ray costs seconds)."""
+"""Session-wide fixtures: one local Ray instance (starting Ray costs seconds) and one PostgreSQL database.
+
+PostgreSQL: one database ``bnn_tune_test_<hex>`` per session on 127.0.0.1:5432 (user postgres, trust auth), emptied
+after every test that uses it and dropped at the end. A missing server fails the tests that need it.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+
+_POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session."""
+    name = f"bnn_tune_test_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg.connect(_POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (the tests need it): {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(_POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty_postgres(url: str) -> None:
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        # Fail rather than hang if a test left a transaction open on the tables.
+        connection.execute("SET lock_timeout = '10s'")
+        connection.execute("DROP SCHEMA public CASCADE")
+        connection.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database: a SQLite file in ``tmp_path``, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bnn-tune.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    try:
+        yield url
+    finally:
+        _empty_postgres(url)
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,15 @@
 """API fixtures: the real app on a real database (a SQLite file or a PostgreSQL database), stored results.
 
-PostgreSQL: one database ``bnn_tune_api_test_<hex>`` per session on 127.0.0.1:5432 (user postgres, trust
-auth), emptied after every test and dropped at the end. A missing server fails the tests that use it.
+PostgreSQL: the session's database from the root conftest, emptied after every test that uses it.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
 
 from api import create_app
@@ -25,7 +22,6 @@ if TYPE_CHECKING:
     # Imported where used at run time, after pytest_configure has silenced its import-time warning.
     from fastapi.testclient import TestClient
 
-_POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 EPOCHS = 2  # of every stored trial
 METRICS = ("train_loss", "train_accuracy", "val_accuracy", "test_accuracy", "flip_ratio", "seconds")
 
@@ -37,47 +33,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database for this test session."""
-    name = f"bnn_tune_api_test_{secrets.token_hex(6)}"
-    try:
-        admin = psycopg.connect(_POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (the tests need it): {error}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(_POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _empty_postgres(url: str) -> None:
-    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
-        connection.execute("SET lock_timeout = '10s'")
-        connection.execute("DROP SCHEMA public CASCADE")
-        connection.execute("CREATE SCHEMA public")
-
-
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """URL of a SQLite file in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'bnn-tune.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+@pytest.fixture
+def database_url(storage_url: str) -> str:
     """URL of an empty database: a SQLite file, or the session's PostgreSQL database (emptied afterwards)."""
-    if request.param == "sqlite":
-        yield sqlite_url
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    try:
-        yield url
-    finally:
-        _empty_postgres(url)
+    return storage_url
 
 
 def make_settings(database_url: str, **values: Any) -> Settings:
