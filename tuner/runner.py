@@ -36,6 +36,7 @@ def build_executor(settings: Settings, kind: ExecutorKind = "ray") -> Executor:
         address=settings.ray_address,
         num_cpus_per_trial=settings.num_cpus_per_trial,
         num_gpus_per_trial=settings.num_gpus_per_trial,
+        resources_per_trial=settings.resources_per_trial,
     )
 
 

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     num_gpus_per_trial: float = Field(
         default=0.0, ge=0, description="GPUs (or a fraction of one) Ray reserves for each trial."
     )
+    resources_per_trial: dict[str, float] = Field(
+        default_factory=dict,
+        description='Custom Ray resources each trial reserves, as JSON (e.g. {"gpu_node": 0.01}): steers trials to '
+        "the nodes started with that resource.",
+    )
     max_trial_retries: int = Field(
         default=2,
         ge=0,

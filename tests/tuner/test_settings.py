@@ -113,3 +113,13 @@ def test_override_settings_rejects_unknown_and_invalid() -> None:
 
 def test_env_variable_names() -> None:
     assert env_variable("database_url") == "BNN_TUNE_DATABASE_URL"
+
+
+def test_resources_per_trial_are_read_as_json() -> None:
+    from tuner.settings import override_settings
+
+    with override_settings(resources_per_trial='{"second_node": 0.5}') as settings:
+        assert settings.resources_per_trial == {"second_node": 0.5}
+    bad = override_settings(resources_per_trial='{"second_node": "lots"}')
+    with pytest.raises(InvalidInputError, match="BNN_TUNE_RESOURCES_PER_TRIAL"), bad:
+        pass
