@@ -383,3 +383,11 @@ def test_build_optimizers_rejects_bad_requests(name, hyperparameters, message):
 def test_build_optimizers_needs_binary_layers():
     with pytest.raises(InvalidInputError, match="no binary layers"):
         build_optimizers(nn.Linear(3, 2), "filter", {"alpha": 0.1, "gamma": 0.1})
+
+
+def test_latent_sgd_refuses_a_step_size_beyond_float32() -> None:
+    weight = torch.nn.Parameter(torch.zeros(3))
+    with pytest.raises(InvalidInputError, match="lr and lr \\* weight_decay"):
+        LatentSGD([weight], lr=1e300, momentum=0.9, weight_decay=0.1)
+    with pytest.raises(InvalidInputError, match="float32"):
+        LatentSGD([weight], lr=1e30, momentum=0.9, weight_decay=1e10)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
+from trainers.errors import InvalidInputError
 from trainers.optim._base import BinaryOptimizer
 from trainers.optim._checks import check_momentum, check_non_negative, check_positive
 from trainers.optim._flips import binary_signs_, count_changes
@@ -73,6 +74,13 @@ class LatentSGD(BinaryOptimizer):
         check_non_negative("weight_decay", group["weight_decay"])
         if group["clip"] is not None:
             check_positive("clip", group["clip"])
+        # The step scales tensors by lr and lr * weight_decay: beyond float32's range torch fails mid-step.
+        largest = torch.finfo(torch.float32).max
+        if group["lr"] * max(group["weight_decay"], 1.0) > largest:
+            raise InvalidInputError(
+                f"lr and lr * weight_decay must be at most {largest:.3g} (float32), got lr={group['lr']}, "
+                f"weight_decay={group['weight_decay']}"
+            )
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> Tensor | None:
         """Update the momentum and the latent weights; count the latent weights whose sign changed."""
