@@ -44,6 +44,11 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
         "'percentile,percentile=25,min_epochs=3,min_trials=5' (default: off)",
     )
     p.add_argument("--executor", choices=("ray", "inline"), default="ray", help="where trials run (default ray)")
+    p.add_argument(
+        "--batch-trials",
+        action="store_true",
+        help="train the audio trials of one scheduler round that fit together as one batched model",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
 
 
@@ -106,7 +111,7 @@ def _executor(args: argparse.Namespace) -> Executor:
     from tuner.runner import build_executor
     from tuner.settings import get_settings
 
-    return build_executor(get_settings(), args.executor)
+    return build_executor(get_settings(), args.executor, batch=args.batch_trials)
 
 
 def _run_with_progress(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from tuner.worker import TrialJob, TrialOutcome, run_trial_job
+from tuner.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
 
 __all__ = ["Executor", "InlineExecutor"]
 
@@ -43,10 +43,15 @@ class Executor(ABC):
 
 
 class InlineExecutor(Executor):
-    """Runs each submitted job in this process, in submission order, when :meth:`wait` is called."""
+    """Runs submitted jobs in this process when :meth:`wait` is called.
 
-    def __init__(self) -> None:
+    One job per call by default; with ``batch=True`` every queued job, those that can share a batched model
+    (see :func:`tuner.worker.group_jobs`) trained together.
+    """
+
+    def __init__(self, *, batch: bool = False) -> None:
         self._queue: list[TrialJob] = []
+        self.batch = batch
 
     def submit(self, job: TrialJob) -> None:
         self._queue.append(job)
@@ -54,8 +59,15 @@ class InlineExecutor(Executor):
     def wait(self, timeout: float) -> list[tuple[TrialJob, TrialOutcome]]:
         if not self._queue:
             return []
-        job = self._queue.pop(0)
-        return [(job, run_trial_job(job, node_id="inline"))]
+        if self.batch:
+            jobs, self._queue = self._queue, []
+            groups = group_jobs(jobs)
+        else:
+            groups = [[self._queue.pop(0)]]
+        finished: list[tuple[TrialJob, TrialOutcome]] = []
+        for group in groups:
+            finished.extend(zip(group, run_trial_batch(group, node_id="inline"), strict=True))
+        return finished
 
     def cancel(self, trial_id: int) -> None:
         self._queue = [job for job in self._queue if job.trial_id != trial_id]

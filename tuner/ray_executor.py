@@ -16,11 +16,11 @@ from typing import Any
 
 import ray
 import torch
-from ray.exceptions import GetTimeoutError, RayError, RayTaskError, TaskCancelledError
+from ray.exceptions import RayError, RayTaskError
 
 from trainers.errors import RetryableError
 from tuner.executor import Executor
-from tuner.worker import TrialJob, TrialOutcome, run_trial_job
+from tuner.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
 
 __all__ = ["ClusterUnavailableError", "RayExecutor"]
 
@@ -40,11 +40,11 @@ def _probe(address: str, timeout: float = 5.0) -> None:
         raise ConnectionError(f"nothing answers at {host}:{port} ({exc})") from exc
 
 
-def _run_on_ray(job: TrialJob, threads: int) -> TrialOutcome:
+def _run_on_ray(jobs: list[TrialJob], threads: int) -> list[TrialOutcome]:
     # PyTorch would use every core of the node; a trial gets the CPUs Ray reserved for it (measured here: two trials
     # with two threads each on two cores ran about 4x slower than with one each).
     torch.set_num_threads(threads)
-    return run_trial_job(job, node_id=ray.get_runtime_context().get_node_id())
+    return run_trial_batch(jobs, node_id=ray.get_runtime_context().get_node_id())
 
 
 class RayExecutor(Executor):
@@ -58,6 +58,7 @@ class RayExecutor(Executor):
         num_gpus_per_trial: float = 0.0,
         resources_per_trial: Mapping[str, float] | None = None,
         local_num_cpus: int | None = None,
+        batch: bool = False,
     ) -> None:
         self._started_ray = False
         if not ray.is_initialized():
@@ -71,7 +72,11 @@ class RayExecutor(Executor):
         if resources_per_trial:
             self._options["resources"] = dict(resources_per_trial)
         self._task = ray.remote(_run_on_ray)
-        self._pending: dict[ray.ObjectRef, TrialJob] = {}  # type: ignore[type-arg]
+        self.batch = batch
+        self._unsent: list[TrialJob] = []
+        # One Ray task runs a group of jobs: one job, or with batch=True every job that can share a batched model.
+        self._pending: dict[ray.ObjectRef, list[TrialJob]] = {}  # type: ignore[type-arg]
+        self._dropped: set[int] = set()  # cancelled members of groups that still run
 
     def _connect(self, address: str | None, local_num_cpus: int | None) -> None:
         try:
@@ -93,46 +98,72 @@ class RayExecutor(Executor):
             ) from exc
 
     def submit(self, job: TrialJob) -> None:
-        ref = self._task.options(**self._options).remote(job, self._threads)
-        self._pending[ref] = job
+        if self.batch:
+            self._unsent.append(job)  # sent at the next wait(), batched with what the same round submits
+        else:
+            self._send([job])
+
+    def _send(self, jobs: list[TrialJob]) -> None:
+        ref = self._task.options(**self._options).remote(jobs, self._threads)
+        self._pending[ref] = jobs
 
     def wait(self, timeout: float) -> list[tuple[TrialJob, TrialOutcome]]:
+        if self._unsent:
+            for group in group_jobs(self._unsent):
+                self._send(group)
+            self._unsent = []
         if not self._pending:
             return []
         ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=timeout)
         if ready:  # collect everything else that is already done without waiting again
             ready, _ = ray.wait(list(self._pending), num_returns=len(self._pending), timeout=0)
-        finished = []
+        finished: list[tuple[TrialJob, TrialOutcome]] = []
         for ref in ready:
-            job = self._pending.pop(ref)
-            finished.append((job, self._outcome(ref, job)))
+            jobs = self._pending.pop(ref)
+            for job, outcome in zip(jobs, self._outcomes(ref, jobs), strict=True):
+                if job.trial_id in self._dropped:
+                    self._dropped.discard(job.trial_id)
+                else:
+                    finished.append((job, outcome))
         return finished
 
-    def _outcome(self, ref: ray.ObjectRef, job: TrialJob) -> TrialOutcome:  # type: ignore[type-arg]
+    def _outcomes(self, ref: ray.ObjectRef, jobs: list[TrialJob]) -> list[TrialOutcome]:  # type: ignore[type-arg]
         try:
-            outcome: TrialOutcome = ray.get(ref, timeout=60)
-            return outcome
+            outcomes: list[TrialOutcome] = ray.get(ref, timeout=60)
+            return outcomes
         except RayTaskError as exc:
             # Our worker returns failures as outcomes; an exception here is a bug, and retrying repeats it.
-            return TrialOutcome(job.trial_id, "failed", error=f"worker raised: {exc.cause!r}", retryable=False)
-        except (TaskCancelledError, GetTimeoutError, RayError) as exc:
-            return TrialOutcome(
-                job.trial_id, "failed", error=f"worker lost: {type(exc).__name__}: {exc}", retryable=True
-            )
+            error = f"worker raised: {exc.cause!r}"
+            return [TrialOutcome(job.trial_id, "failed", error=error, retryable=False) for job in jobs]
+        except RayError as exc:
+            # A dead worker or node: the whole group is retried (each job as its own new attempt).
+            error = f"worker lost: {type(exc).__name__}: {exc}"
+            return [TrialOutcome(job.trial_id, "failed", error=error, retryable=True) for job in jobs]
 
     def cancel(self, trial_id: int) -> None:
-        for ref, job in list(self._pending.items()):
-            if job.trial_id == trial_id:
+        self._unsent = [job for job in self._unsent if job.trial_id != trial_id]
+        for ref, jobs in list(self._pending.items()):
+            ids = {job.trial_id for job in jobs}
+            if trial_id not in ids:
+                continue
+            if ids - self._dropped - {trial_id}:
+                # Other members still train in that task: keep it, and drop this job's outcome when it comes.
+                self._dropped.add(trial_id)
+            else:
                 ray.cancel(ref, force=True)
                 del self._pending[ref]
+                self._dropped -= ids
 
     def in_flight(self) -> int:
-        return len(self._pending)
+        running = sum(1 for jobs in self._pending.values() for job in jobs if job.trial_id not in self._dropped)
+        return len(self._unsent) + running
 
     def shutdown(self) -> None:
         for ref in list(self._pending):
             ray.cancel(ref, force=True)
         self._pending.clear()
+        self._unsent.clear()
+        self._dropped.clear()
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False

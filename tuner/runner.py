@@ -26,10 +26,14 @@ def open_storage(settings: Settings) -> Storage:
     return storage
 
 
-def build_executor(settings: Settings, kind: ExecutorKind = "ray") -> Executor:
-    """A Ray executor (local Ray, or the cluster at the configured address) or the in-process one."""
+def build_executor(settings: Settings, kind: ExecutorKind = "ray", *, batch: bool = False) -> Executor:
+    """A Ray executor (local Ray, or the cluster at the configured address) or the in-process one.
+
+    With ``batch``, the audio trials submitted in one scheduler round that can share a batched model train as one
+    (``trainers.batched``): a comparison's replicate studies then advance in lockstep, one batch per round.
+    """
     if kind == "inline":
-        return InlineExecutor()
+        return InlineExecutor(batch=batch)
     from tuner.ray_executor import RayExecutor  # Ray is imported only when it is used
 
     return RayExecutor(
@@ -37,6 +41,7 @@ def build_executor(settings: Settings, kind: ExecutorKind = "ray") -> Executor:
         num_cpus_per_trial=settings.num_cpus_per_trial,
         num_gpus_per_trial=settings.num_gpus_per_trial,
         resources_per_trial=settings.resources_per_trial,
+        batch=batch,
     )
 
 

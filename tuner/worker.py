@@ -10,19 +10,30 @@ task framework never has to re-raise our exception types; only a dead worker sur
 
 from __future__ import annotations
 
+import contextlib
 import math
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from trainers.errors import BnnTuneError, RetryableError, TrainingDivergedError
-from trainers.trial import EpochPoint, TrialSpec, train_trial
+from trainers.batched import batch_key, train_batch
+from trainers.errors import BnnTuneError, ConflictError, RetryableError, TrainingDivergedError
+from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
 from tuner.early_stopping import EarlyStopping
 from tuner.storage import Storage
 
-__all__ = ["OBJECTIVES", "TrialJob", "TrialOutcome", "objective_value", "run_trial_job"]
+__all__ = [
+    "OBJECTIVES",
+    "TrialJob",
+    "TrialOutcome",
+    "group_jobs",
+    "objective_value",
+    "run_trial_batch",
+    "run_trial_job",
+]
 
 OBJECTIVES = ("val_accuracy_last", "val_accuracy_best")
 
@@ -123,3 +134,66 @@ def _peer_values(storage: Storage, job: TrialJob, epoch: int, rule: EarlyStoppin
         for p in curves.get(trial_id, [])
         if p.epoch == epoch and p.metric == rule.metric
     ]
+
+
+def group_jobs(jobs: Sequence[TrialJob]) -> list[list[TrialJob]]:
+    """Jobs that can train as one batched model, grouped; the others alone, in submission order.
+
+    Audio trials with the same batch key (task, optimizer, width, epochs, batch size, ...) and database batch
+    together; trials of other tasks, and trials with early stopping (which stops members one by one), run alone.
+    """
+    groups: dict[tuple[object, ...], list[TrialJob]] = {}
+    singles: list[list[TrialJob]] = []
+    for job in jobs:
+        if job.spec.task != "audio" or job.early_stopping is not None:
+            singles.append([job])
+        else:
+            groups.setdefault((*batch_key(job.spec), job.database_url), []).append(job)
+    return [*groups.values(), *singles]
+
+
+def run_trial_batch(jobs: Sequence[TrialJob], node_id: str | None = None) -> list[TrialOutcome]:
+    """Train ``jobs`` (one group of :func:`group_jobs`) as one batched model; one outcome per job, in order.
+
+    Each member's points are written as they come, as :func:`run_trial_job` writes them. A diverged member fails
+    alone; an error of the whole batch fails every member (retryable if the error is).
+    """
+    if len(jobs) == 1:
+        return [run_trial_job(jobs[0], node_id=node_id)]
+    started = time.perf_counter()
+    storage = _storage(jobs[0].database_url)
+
+    def report(k: int, point: EpochPoint) -> None:
+        # A member whose trial was cancelled meanwhile stops being stored; the others go on.
+        with contextlib.suppress(ConflictError):
+            storage.add_points(jobs[k].trial_id, point.epoch, point.metrics())
+
+    def failed(job: TrialJob, exc: BaseException, retryable: bool) -> TrialOutcome:
+        return TrialOutcome(
+            trial_id=job.trial_id,
+            state="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            retryable=retryable,
+            node_id=node_id,
+            seconds=time.perf_counter() - started,
+        )
+
+    try:
+        results = train_batch([job.spec for job in jobs], on_epoch=report)
+    except BnnTuneError as exc:
+        return [failed(job, exc, retryable=isinstance(exc, RetryableError)) for job in jobs]
+    outcomes = []
+    for job, result in zip(jobs, results, strict=True):
+        if not isinstance(result, TrialResult):
+            outcomes.append(failed(job, result, retryable=False))
+            continue
+        outcomes.append(
+            TrialOutcome(
+                trial_id=job.trial_id,
+                state="completed",
+                objective=objective_value(result.points, job.objective),
+                node_id=node_id,
+                seconds=time.perf_counter() - started,
+            )
+        )
+    return outcomes

@@ -185,3 +185,43 @@ def test_study_on_both_backends(storage_url: str) -> None:
     curves = storage.curves(study.id)
     assert len(curves) == 3 and all({p.epoch for p in points} == {1, 2} for points in curves.values())
     storage.close()
+
+
+def _epoch_seconds(storage: Storage, trial_id: int) -> float:
+    return next(p.value for p in storage.curve(trial_id) if p.metric == "seconds" and p.epoch == 1)
+
+
+def test_batched_rounds_reproduce_unbatched_trials(tmp_path: Path) -> None:
+    """Replicate studies advance in lockstep as one batched model per round, with the trials' own results."""
+    objectives = {}
+    for batch in (False, True):
+        url = f"sqlite:///{tmp_path / f'batch-{batch}.db'}"
+        storage = Storage(url)
+        storage.migrate()
+        request = StudyRequest(**{**QUICK.__dict__, "n_trials": 2, "epochs": 2})
+        _, studies = submit_comparison(storage, Settings(), request, ["filter"], replicates=3)
+        Scheduler(storage, InlineExecutor(batch=batch), database_url=url, poll_seconds=0.01).run(until_idle=True)
+        trials = [t for s in studies for t in storage.trials(s.id)]
+        assert {t.state for t in trials} == {"completed"} and len(trials) == 6
+        objectives[batch] = [t.objective for t in trials]
+        if batch:
+            # Members of one batch report the batch's wall time: trial k of every replicate trained together.
+            for number in (0, 1):
+                same_round = [t for t in trials if t.number == number]
+                assert len({_epoch_seconds(storage, t.id) for t in same_round}) == 1
+    assert objectives[True] == pytest.approx(objectives[False], abs=0.005)
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_a_round_as_one_batch(db: tuple[Storage, str], ray_cluster: None) -> None:
+    from tuner.ray_executor import RayExecutor
+
+    storage, url = db
+    request = StudyRequest(**{**QUICK.__dict__, "n_trials": 1})
+    _, studies = submit_comparison(storage, Settings(), request, ["filter"], replicates=3)
+    executor = RayExecutor(batch=True)
+    Scheduler(storage, executor, database_url=url, poll_seconds=0.05).run(until_idle=True)
+    trials = [t for s in studies for t in storage.trials(s.id)]
+    assert {t.state for t in trials} == {"completed"}
+    assert len({_epoch_seconds(storage, t.id) for t in trials}) == 1
+    assert len({t.node_id for t in trials}) == 1
