@@ -1,0 +1,90 @@
+"""The Figure 8 experiment script: a tiny real run end to end, and its verdict on the paper's claim."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SCRIPT = REPOSITORY / "experiments" / "figure8.py"
+
+
+def _load_script() -> Any:
+    # experiments/ is a folder of scripts, not a package: load the file itself, as `python experiments/...` runs it.
+    spec = importlib.util.spec_from_file_location("figure8", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
+    out = tmp_path / "figure8"
+    args = ["--replicates", "2", "--trials", "2", "--epochs", "1", "--max-train", "200", "--executor", "inline"]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--out", str(out)],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    assert (out / "figure8.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert ET.fromstring((out / "figure8.svg").read_bytes()).tag.endswith("svg")
+
+    trials = _rows(out / "trials.csv")
+    assert len(trials) == 2 * 2 * 2  # spaces x replicates x trials
+    assert {"study_id", "space", "replicate", "trial", "state", "sobol", "objective", "test_accuracy_last"} <= set(
+        trials[0]
+    )
+    assert {row["space"] for row in trials} == {"latent", "filter"}
+    assert any(key.startswith("param_alpha") for key in trials[0])
+    # Fewer trials than Sobol points: every completed trial is a Sobol point.
+    assert all(row["sobol"] == "True" for row in trials if row["state"] == "completed")
+
+    curves = _rows(out / "curves.csv")
+    assert {"study_id", "space", "trial", "epoch", "val_accuracy", "test_accuracy", "flip_ratio"} <= set(curves[0])
+    completed = [row for row in curves if row["trial_state"] == "completed"]
+    assert completed and all(row["epoch"] == "1" for row in completed)
+
+    tolerance = _rows(out / "tolerance.csv")
+    assert [float(row["tolerance"]) for row in tolerance] == [0.005, 0.01, 0.02, 0.03]
+
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
+    assert summary["view"]["replicates"] == 2 and summary["view"]["n_trials"] == 2
+
+    report = (out / "report.md").read_text()
+    assert "latent" in report and "filter" in report
+    assert "bnn-tune compare --task audio --spaces latent,filter --replicates 2 --trials 2 --epochs 1" in report
+    assert "--replicates 20 --trials 25 --epochs 20" in report
+    assert "REDUCED" in report and "Frozen-weights control: NOT RUN" in report
+
+
+def _analysis(mean: float, lo: float, hi: float) -> dict[str, Any]:
+    return {"difference": {"space_a": "latent", "space_b": "filter", "mean": mean, "lo": lo, "hi": hi}}
+
+
+def test_verdict_reads_the_difference_interval() -> None:
+    verdict = _load_script().verdict
+    assert verdict(_analysis(9.0, 6.0, 12.0), 25).startswith("Yes, on this run")
+    assert "about as many as the paper's" in verdict(_analysis(9.0, 6.0, 12.0), 25)
+    assert verdict(_analysis(3.0, 1.0, 5.0), 25).startswith("Partly")
+    assert "fewer than the paper's" in verdict(_analysis(3.0, 1.0, 5.0), 25)
+    assert verdict(_analysis(-4.0, -6.0, -1.0), 25).startswith("No, the opposite")
+    undecided = verdict(_analysis(1.0, -2.0, 4.0), 12)
+    assert undecided.startswith("Not shown") and "cannot exceed 12" in undecided
+    assert "cannot exceed" not in verdict(_analysis(1.0, -2.0, 4.0), 25)
