@@ -61,6 +61,9 @@ class RayExecutor(Executor):
         batch: bool = False,
     ) -> None:
         self._started_ray = False
+        if address:
+            # Probe even where this process is already connected: a configured address that is silent is an error.
+            self._probe_or_raise(address)
         if not ray.is_initialized():
             self._connect(address, local_num_cpus)
         self._threads = max(1, int(num_cpus_per_trial))
@@ -78,10 +81,18 @@ class RayExecutor(Executor):
         self._pending: dict[ray.ObjectRef, list[TrialJob]] = {}  # type: ignore[type-arg]
         self._dropped: set[int] = set()  # cancelled members of groups that still run
 
+    @staticmethod
+    def _probe_or_raise(address: str) -> None:
+        try:
+            _probe(address)
+        except ConnectionError as exc:
+            raise ClusterUnavailableError(
+                f"could not connect to the Ray cluster at {address} (set by BNN_TUNE_RAY_ADDRESS or RAY_ADDRESS): {exc}"
+            ) from exc
+
     def _connect(self, address: str | None, local_num_cpus: int | None) -> None:
         try:
             if address:
-                _probe(address)
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
             else:
                 ray.init(

@@ -11,7 +11,6 @@ task framework never has to re-raise our exception types; only a dead worker sur
 from __future__ import annotations
 
 import contextlib
-import math
 import socket
 import time
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from trainers.batched import batch_key, train_batch
-from trainers.errors import BnnTuneError, ConflictError, RetryableError, TrainingDivergedError
+from trainers.errors import BnnTuneError, ConflictError, RetryableError
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
 from tuner.early_stopping import EarlyStopping
 from tuner.storage import Storage
@@ -94,31 +93,27 @@ def run_trial_job(job: TrialJob, node_id: str | None = None) -> TrialOutcome:
             return False
         return rule.should_stop(point.epoch, metrics[rule.metric], _peer_values(storage, job, point.epoch, rule))
 
-    def failed(exc: BaseException, retryable: bool) -> TrialOutcome:
-        return TrialOutcome(
-            trial_id=job.trial_id,
-            state="failed",
-            error=f"{type(exc).__name__}: {exc}",
-            retryable=retryable,
-            node_id=node_id,
-            seconds=time.perf_counter() - started,
-        )
-
     try:
         result = train_trial(job.spec, on_epoch=report)
-    except TrainingDivergedError as exc:
-        return failed(exc, retryable=False)
-    except RetryableError as exc:
-        return failed(exc, retryable=True)
-    except BnnTuneError as exc:
-        return failed(exc, retryable=False)
+    except BnnTuneError as exc:  # a diverged trial included: it fails at once, never retried
+        return _failed(job, exc, node_id=node_id, started=started)
     value = objective_value(result.points, job.objective)
-    if not math.isfinite(value):
-        return failed(ValueError(f"objective {job.objective} is {value}"), retryable=False)
     return TrialOutcome(
         trial_id=job.trial_id,
         state="early_stopped" if result.stopped_early else "completed",
         objective=value,
+        node_id=node_id,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _failed(job: TrialJob, exc: BnnTuneError, *, node_id: str | None, started: float) -> TrialOutcome:
+    """A failed outcome for ``job``; retryable exactly when the error is (a diverged trial is not)."""
+    return TrialOutcome(
+        trial_id=job.trial_id,
+        state="failed",
+        error=f"{type(exc).__name__}: {exc}",
+        retryable=isinstance(exc, RetryableError),
         node_id=node_id,
         seconds=time.perf_counter() - started,
     )
@@ -168,24 +163,14 @@ def run_trial_batch(jobs: Sequence[TrialJob], node_id: str | None = None) -> lis
         with contextlib.suppress(ConflictError):
             storage.add_points(jobs[k].trial_id, point.epoch, point.metrics())
 
-    def failed(job: TrialJob, exc: BaseException, retryable: bool) -> TrialOutcome:
-        return TrialOutcome(
-            trial_id=job.trial_id,
-            state="failed",
-            error=f"{type(exc).__name__}: {exc}",
-            retryable=retryable,
-            node_id=node_id,
-            seconds=time.perf_counter() - started,
-        )
-
     try:
         results = train_batch([job.spec for job in jobs], on_epoch=report)
     except BnnTuneError as exc:
-        return [failed(job, exc, retryable=isinstance(exc, RetryableError)) for job in jobs]
+        return [_failed(job, exc, node_id=node_id, started=started) for job in jobs]
     outcomes = []
     for job, result in zip(jobs, results, strict=True):
         if not isinstance(result, TrialResult):
-            outcomes.append(failed(job, result, retryable=False))
+            outcomes.append(_failed(job, result, node_id=node_id, started=started))
             continue
         outcomes.append(
             TrialOutcome(
