@@ -80,6 +80,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=None, help="cap on training recordings (quick checks only)")
     p.add_argument("--executor", choices=("ray", "inline"), default="ray", help="where trials run (default ray)")
+    p.add_argument(
+        "--batch-trials",
+        action="store_true",
+        help="train each scheduler round's trials as batched models (bnn-tune compare --batch-trials)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default docs/results/figure8)")
     p.add_argument("--comparison", type=int, default=None, help="only rewrite the outputs of this stored comparison")
     args = p.parse_args(argv)
@@ -112,6 +117,8 @@ def compare_command(args: argparse.Namespace) -> list[str]:
     ]
     if args.max_train is not None:
         command += ["--max-train", str(args.max_train)]
+    if args.batch_trials:
+        command.append("--batch-trials")
     return command
 
 
@@ -523,6 +530,8 @@ def _script_command(args: argparse.Namespace) -> list[str]:
             command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     if args.executor != "ray":
         command += ["--executor", args.executor]
+    if args.batch_trials:
+        command.append("--batch-trials")
     out = args.out.resolve()
     if out != DEFAULT_OUT:
         command += ["--out", str(out.relative_to(REPOSITORY) if out.is_relative_to(REPOSITORY) else out)]

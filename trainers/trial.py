@@ -27,7 +27,7 @@ from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizer
 
 __all__ = ["EpochPoint", "TrialResult", "TrialSpec", "evaluate", "resolve_device", "train_trial"]
 
-DECAY_KEYS = {"filter": "alpha", "latent": "lr", "bop": None}
+DECAY_KEYS = {"filter": "alpha", "latent": "lr", "bop": None, "frozen": None}
 
 
 @dataclass(frozen=True)

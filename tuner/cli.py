@@ -28,18 +28,24 @@ OPTIMIZER_FLAGS: dict[str, tuple[str, ...]] = {
     "filter": ("alpha", "gamma"),
     "latent": ("lr", "momentum", "weight_decay", "clip"),
     "bop": ("threshold", "gamma"),
+    "frozen": (),
 }
 REQUIRED_FLAGS: dict[str, tuple[str, ...]] = {
     "filter": ("alpha", "gamma"),
     "latent": ("lr", "momentum", "weight_decay"),
     "bop": ("threshold", "gamma"),
+    "frozen": (),
 }
 
 
 def _add_train_parser(commands: Any) -> None:
     p = commands.add_parser("train", help="train one BNN and print its per-epoch table")
     p.add_argument("--task", default="audio", help="audio, cifar10 or imagenet (default audio)")
-    p.add_argument("--optimizer", default="filter", help="filter, latent or bop (default filter)")
+    p.add_argument(
+        "--optimizer",
+        default="filter",
+        help="filter, latent, bop, or frozen (the control: binary weights stay at their random init; default filter)",
+    )
     hp = p.add_argument_group("BNN optimizer hyperparameters")
     hp.add_argument("--alpha", type=float, help="filter: EMA rate of the second filter stage, (0, 1]")
     hp.add_argument("--gamma", type=float, help="filter/bop: EMA rate of the gradient momentum, (0, 1]")

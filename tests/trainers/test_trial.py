@@ -10,6 +10,8 @@ import torch
 
 from trainers.data import TaskData, TensorSplit, load_task_data
 from trainers.errors import InvalidInputError, TrainingDivergedError
+from trainers.models import build_model
+from trainers.optim import build_optimizers, split_parameters
 from trainers.trial import EpochPoint, TrialSpec, train_trial
 
 QUICK = TrialSpec(
@@ -98,3 +100,34 @@ def test_bad_trial_input_is_rejected(audio: TaskData, change: dict[str, object],
     spec = dataclasses.replace(QUICK, **change)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match=message):
         train_trial(spec, data=None if "task" in change else audio)
+
+
+
+def test_frozen_control_keeps_the_initial_signs_and_trains_the_real_parameters(audio: TaskData) -> None:
+    torch.manual_seed(0)
+    model = build_model("audio", num_classes=audio.num_classes, input_shape=audio.input_shape)
+    initial_signs = [torch.where(p >= 0, 1.0, -1.0) for p in split_parameters(model)[0]]
+    initial_real = [p.detach().clone() for p in split_parameters(model)[1]]
+    optimizers = build_optimizers(model, "frozen", {})
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for x, y in audio.train.batches(64, shuffle=True, generator=torch.Generator().manual_seed(0), device="cpu"):
+        loss = loss_fn(model(x), y)
+        for opt in optimizers:
+            opt.zero_grad()
+        loss.backward()
+        for opt in optimizers:
+            opt.step()
+    binary, real = split_parameters(model)
+    assert all(torch.equal(p, s) for p, s in zip(binary, initial_signs, strict=True))
+    assert any(not torch.equal(p, r) for p, r in zip(real, initial_real, strict=True))
+
+    seen: list[EpochPoint] = []
+    result = train_trial(dataclasses.replace(QUICK, optimizer="frozen", hyperparameters={}), on_epoch=seen.append)
+    assert [p.flip_ratio for p in seen] == [0.0, 0.0]
+    # Ten classes: the real-valued layers alone get well above chance through fixed random binary layers.
+    assert result.final.train_accuracy > 0.3
+
+
+def test_frozen_control_takes_no_hyperparameters() -> None:
+    with pytest.raises(InvalidInputError, match="unknown alpha"):
+        train_trial(dataclasses.replace(QUICK, optimizer="frozen"))

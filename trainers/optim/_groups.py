@@ -13,6 +13,7 @@ from trainers.optim._base import BinaryOptimizer
 from trainers.optim._bop import Bop
 from trainers.optim._checks import check_positive
 from trainers.optim._filter import FilterOptimizer
+from trainers.optim._frozen import FrozenBinary
 from trainers.optim._latent import LatentSGD
 
 __all__ = ["BNN_OPTIMIZERS", "build_optimizers", "split_parameters"]
@@ -22,6 +23,8 @@ BNN_OPTIMIZERS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
     "filter": (frozenset({"alpha", "gamma"}), frozenset()),
     "latent": (frozenset({"lr", "momentum", "weight_decay"}), frozenset({"clip"})),
     "bop": (frozenset({"threshold", "gamma"}), frozenset()),
+    # the control: binary weights keep the signs of their random initialization
+    "frozen": (frozenset(), frozenset()),
 }
 
 # Device types with a fused Adam kernel in torch >= 2.4 (the project's minimum).
@@ -53,14 +56,14 @@ def build_optimizers(
 ) -> list[torch.optim.Optimizer]:
     """The optimizers for ``model``: [BNN optimizer on the binary weights, Adam on the real parameters].
 
-    For "filter" and "bop" every binary layer is binarized first (its weight becomes theta in {-1, +1}); for
+    For "filter", "bop" and "frozen" every binary layer is binarized first (its weight becomes theta in {-1, +1}); for
     "latent" the weights stay the latent weights as initialised. Adam is left out when the model has no real
     parameters; it is fused where torch has a fused kernel for the parameters' device, else multi-tensor.
 
     Args:
         model: a model with at least one :class:`~trainers.layers.BinaryLayer`.
         optimizer: "filter" (alpha, gamma), "latent" (lr, momentum, weight_decay, optional clip) or
-            "bop" (threshold, gamma).
+            "bop" (threshold, gamma), or "frozen" (none: the binary weights stay at their initial signs).
         hyperparameters: the BNN optimizer's hyperparameters by name, exactly those listed above.
         real_lr: Adam's learning rate, > 0.
 
@@ -94,6 +97,8 @@ def build_optimizers(
         bnn = LatentSGD(binary, lr=h["lr"], momentum=h["momentum"], weight_decay=h["weight_decay"], clip=h.get("clip"))
     elif optimizer == "filter":
         bnn = FilterOptimizer(binary, alpha=h["alpha"], gamma=h["gamma"])
+    elif optimizer == "frozen":
+        bnn = FrozenBinary(binary)
     else:
         bnn = Bop(binary, threshold=h["threshold"], gamma=h["gamma"])
     if optimizer != "latent":
