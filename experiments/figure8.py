@@ -27,7 +27,6 @@ import csv
 import json
 import math
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from _runs import Run, machine, train_all, write_csv
 from api.figures import FORMATS, render
 from api.routes.export import studies_csv
 from trainers.errors import BnnTuneError, GiveUpError, InvalidInputError
@@ -86,11 +86,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="train each scheduler round's trials as batched models (bnn-tune compare --batch-trials)",
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default docs/results/figure8)")
+    p.add_argument(
+        "--frozen-seeds",
+        type=int,
+        default=10,
+        help="seeds of the frozen-binary-weights control, trained with bnn-tune train --optimizer frozen (0: skip)",
+    )
     p.add_argument("--comparison", type=int, default=None, help="only rewrite the outputs of this stored comparison")
     args = p.parse_args(argv)
     for name in ("replicates", "trials", "epochs"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1")
+    if args.frozen_seeds < 0:
+        p.error("--frozen-seeds must be at least 0")
     return args
 
 
@@ -269,18 +277,6 @@ def summarize(storage: Storage, comparison_id: int) -> dict[str, Any]:
     created = storage.get_comparison(comparison_id).created_at
     wall = (max(finished) - created).total_seconds() if finished and created is not None else None
     return {"view": view, "spaces": per_space, "sensitivity": sensitivity, "run_seconds": wall}
-
-
-def machine() -> str:
-    """The CPU model and core count of this machine, and the Python and PyTorch versions."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
-        model = names[0] if names else model
-    import torch
-
-    return f"{model}, {os.cpu_count()} CPU cores, no GPU; Python {platform.python_version()}, torch {torch.__version__}"
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -489,21 +485,81 @@ def _controls(summary: Mapping[str, Any], spaces: Sequence[str], analysis: Mappi
         "and a best-so-far curve only goes up, so noise makes late maxima of many draws look like progress. "
         "The tolerance table above shows how much the trials-to-target answer moves with the tolerance.",
         "",
-        "### Frozen-weights control: NOT RUN",
-        "",
-        "The same net with its binary weights frozen at random init (only the real-valued first layer, "
-        "classifier and batch norm trained with Adam) is not available: the trainer has no option to leave the "
-        "binary weights untouched. It needs a BNN optimizer choice `none` (or a `freeze_binary` flag) in "
-        "`trainers.trial.TrialSpec` and `bnn-tune train`, plus a way to run it per replicate seed (e.g. "
-        "`bnn-tune train --optimizer none --seed S` for each replicate's trial seeds). A measurement reported "
-        "with the project's issue (not rerun here) gives, at width 64, frozen 79% against trained 88-92%.",
     ]
+    return lines + _frozen_lines(summary, spaces, noise)
+
+
+def _frozen_lines(summary: Mapping[str, Any], spaces: Sequence[str], noise: float) -> list[str]:
+    frozen = summary.get("frozen")
+    lines = ["", "### Frozen-weights control (binary weights frozen at random init)", ""]
+    if not frozen or not frozen["val"]["n"]:
+        return [*lines, "Not run (`--frozen-seeds 0`)."]
+    val, test = frozen["val"], frozen["test"]
+    lines += [
+        "The same net trained with `bnn-tune train --optimizer frozen`: only the real-valued first layer, classifier "
+        "and batch norm learn (Adam); every binary weight keeps the sign it was initialized with. "
+        f"{val['n']} seeds ({', '.join(str(r['seed']) for r in frozen['runs'])}), same epochs and data.",
+        "",
+        "| | n | validation mean (min, max) | test mean (min, max) |",
+        "|---|---:|---|---|",
+        f"| frozen binary weights | {val['n']} | {_pct(val['mean'])} ({_pct(val['min'])}, {_pct(val['max'])}) "
+        f"| {_pct(test['mean'])} ({_pct(test['min'])}, {_pct(test['max'])}) |",
+    ]
+    for space in spaces:
+        data = summary["spaces"][space]
+        sobol = data["sobol_spread"]
+        lines.append(
+            f"| {space}: random configurations (Sobol) | {sobol['n']} | {_pct(sobol['mean'])} "
+            f"({_pct(sobol['min'])}, {_pct(sobol['max'])}) | - |"
+        )
+        lines.append(
+            f"| {space}: best per study (tuned) | {data['best_val']['n']} | {_ci(data['best_val'])} | "
+            f"{_ci(data['best_test'])} |"
+        )
+    tuned = [summary["spaces"][s]["best_val"]["mean"] for s in spaces if summary["spaces"][s]["best_val"]["mean"]]
+    if tuned and val["mean"] is not None:
+        gap = min(tuned) - val["mean"]
+        clearly = "clearly" if gap > 3 * noise else "NOT clearly"
+        lines += [
+            "",
+            f"The tuned nets are {clearly} above the frozen control: the weaker space's mean best validation accuracy "
+            f"is {100 * gap:+.1f} points above the frozen mean, {gap / noise:.1f}x one evaluation's standard error "
+            f"({100 * noise:.1f} points). The BNN optimizer and its hyperparameters therefore "
+            + ("do" if gap > 3 * noise else "may not")
+            + " decide the result in this experiment.",
+        ]
     return lines
 
 
-def write_outputs(storage: Storage, comparison_id: int, out: Path, header: dict[str, str]) -> dict[str, Any]:
+def frozen_control(run: argparse.Namespace) -> list[Run]:
+    """The frozen-binary-weights control: ``bnn-tune train --optimizer frozen``, one run per seed."""
+    flags = [
+        {"task": "audio", "optimizer": "frozen", "epochs": run.epochs, "seed": seed, "max_train": run.max_train}
+        for seed in range(run.frozen_seeds)
+    ]
+    return train_all(flags, label="frozen control")
+
+
+FROZEN_COLUMNS = ("val_accuracy", "test_accuracy", "best_val_accuracy", "train_accuracy", "total_seconds")
+
+
+def frozen_summary(runs: Sequence[Run]) -> dict[str, Any]:
+    """The frozen control's runs (seed and last-epoch metrics) and the spread of their accuracies."""
+    rows = [{"seed": r.flags["seed"], **{k: r.result[k] for k in FROZEN_COLUMNS}} for r in runs]
+    return {
+        "runs": rows,
+        "val": _spread([float(r["val_accuracy"]) for r in rows]),
+        "test": _spread([float(r["test_accuracy"]) for r in rows]),
+    }
+
+
+def write_outputs(
+    storage: Storage, comparison_id: int, out: Path, header: dict[str, str], frozen: Sequence[Run] = ()
+) -> dict[str, Any]:
     """Write the report, the figure, the CSV files and summary.json for a stored comparison; return the summary."""
     summary = summarize(storage, comparison_id)
+    summary["frozen"] = frozen_summary(frozen)
+    write_csv(out / "frozen.csv", summary["frozen"]["runs"])
     view = summary["view"]
     if summary["run_seconds"] is not None:
         header.setdefault("wall time of the run", f"{summary['run_seconds'] / 60:.1f} min (stored timestamps)")
@@ -549,6 +605,7 @@ def _stored_run(args: argparse.Namespace, storage: Storage, comparison_id: int) 
             "epochs": record.epochs,
             "seed": record.seed,
             "max_train": record.settings.get("max_train"),
+            "frozen_seeds": args.frozen_seeds,
         }
     )
 
@@ -585,7 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         if args.comparison is None:
             header["wall time of the script"] = f"{script_seconds / 60:.1f} min"
-        summary = write_outputs(storage, comparison_id, out, header)
+        summary = write_outputs(storage, comparison_id, out, header, frozen_control(run))
     finally:
         storage.close()
     analysis = summary["view"]["analysis"]

@@ -16,7 +16,10 @@ SCRIPT = REPOSITORY / "experiments" / "figure8.py"
 
 
 def _load_script() -> Any:
-    # experiments/ is a folder of scripts, not a package: load the file itself, as `python experiments/...` runs it.
+    # experiments/ is a folder of scripts, not a package: load the file itself, as `python experiments/...` runs it
+    # (with the script's folder on the path, for its shared helper module).
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("figure8", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -33,6 +36,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     out = tmp_path / "figure8"
     args = ["--replicates", "2", "--trials", "2", "--epochs", "1", "--max-train", "200", "--executor", "inline"]
+    args += ["--frozen-seeds", "2"]
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *args, "--out", str(out)],
         cwd=REPOSITORY,
@@ -71,7 +75,13 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     assert "latent" in report and "filter" in report
     assert "bnn-tune compare --task audio --spaces latent,filter --replicates 2 --trials 2 --epochs 1" in report
     assert "--replicates 20 --trials 25 --epochs 20" in report
-    assert "REDUCED" in report and "Frozen-weights control: NOT RUN" in report
+    assert "REDUCED" in report and "Frozen-weights control (binary weights frozen at random init)" in report
+
+    frozen = _rows(out / "frozen.csv")
+    assert [row["seed"] for row in frozen] == ["0", "1"]
+    assert all(0.0 <= float(row["val_accuracy"]) <= 1.0 for row in frozen)
+    assert summary["frozen"]["val"]["n"] == 2
+    assert "above the frozen control" in report
 
 
 def _analysis(mean: float, lo: float, hi: float) -> dict[str, Any]:
