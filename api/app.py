@@ -100,6 +100,7 @@ class SchedulerService:
         if self._thread is not None:
             self._thread.join()
         self.executor.shutdown()
+        self.scheduler.close()
 
     def health(self) -> str:
         """``ok``, ``stopped``, or the error of the last tick."""

@@ -49,6 +49,13 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train the audio trials of one scheduler round that fit together as one batched model",
     )
+    p.add_argument(
+        "--suggestion-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes computing the studies' next trials in parallel (default: BNN_TUNE_SUGGESTION_WORKERS, 0)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
 
 
@@ -78,8 +85,11 @@ def add_tuning_parsers(commands: Any) -> None:
 
 
 def _request(args: argparse.Namespace, space: str) -> StudyRequest:
+    from trainers.errors import InvalidInputError
     from tuner.submit import StudyRequest
 
+    if args.suggestion_workers is not None and args.suggestion_workers < 0:
+        raise InvalidInputError(f"--suggestion-workers must be >= 0, got {args.suggestion_workers}")
     return StudyRequest(
         task=args.task,
         space=space,
@@ -115,13 +125,21 @@ def _executor(args: argparse.Namespace) -> Executor:
 
 
 def _run_with_progress(
-    storage: Storage, executor: Executor, study_ids: list[int], console: Console, label: str
+    storage: Storage,
+    executor: Executor,
+    study_ids: list[int],
+    console: Console,
+    label: str,
+    suggestion_workers: int | None = None,
 ) -> None:
     from tuner.reports import study_view
     from tuner.runner import build_scheduler, run_studies
     from tuner.settings import get_settings
 
-    scheduler = build_scheduler(storage, executor, get_settings())
+    settings = get_settings()
+    if suggestion_workers is not None:
+        settings = settings.model_copy(update={"suggestion_workers": suggestion_workers})
+    scheduler = build_scheduler(storage, executor, settings)
     total = sum(storage.get_study(i).n_trials for i in study_ids)
     columns = (
         TextColumn("{task.description}"),
@@ -145,6 +163,7 @@ def _run_with_progress(
 
             run_studies(storage, scheduler, study_ids, on_tick=update)
     finally:
+        scheduler.close()
         executor.shutdown()
 
 
@@ -178,7 +197,7 @@ def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]
         executor.shutdown()
         raise
     console.print(f"study {study.id} queued in {storage.url}")
-    _run_with_progress(storage, executor, [study.id], console, f"study {study.id}")
+    _run_with_progress(storage, executor, [study.id], console, f"study {study.id}", args.suggestion_workers)
     view = study_view(storage, study.id)
     _study_table(view, console)
     console.print(f"stored in {storage.url}; show it again with: bnn-tune study show {study.id}")
@@ -242,7 +261,9 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         executor.shutdown()
         raise
     console.print(f"comparison {comparison.id} queued in {storage.url} ({len(studies)} studies)")
-    _run_with_progress(storage, executor, [s.id for s in studies], console, f"comparison {comparison.id}")
+    _run_with_progress(
+        storage, executor, [s.id for s in studies], console, f"comparison {comparison.id}", args.suggestion_workers
+    )
     view = comparison_view(storage, comparison.id)
     _comparison_table(view, console)
     console.print(f"stored in {storage.url}; show it again with: bnn-tune compare show {comparison.id}")

@@ -55,6 +55,7 @@ def build_scheduler(storage: Storage, executor: Executor, settings: Settings) ->
         max_concurrent_studies=settings.max_concurrent_studies,
         poll_seconds=settings.scheduler_poll_seconds,
         data_dir=None if settings.data_dir is None else str(settings.data_dir),
+        suggestion_workers=settings.suggestion_workers,
     )
 
 

@@ -25,6 +25,7 @@ from trainers.trial import TrialSpec
 from tuner.ax_adapter import AxAdapter, HistoryTrial
 from tuner.executor import Executor
 from tuner.storage import Storage, StudyRecord, TrialRecord
+from tuner.suggestions import SuggestionPool, SuggestionRequest
 from tuner.worker import TrialJob, TrialOutcome
 
 __all__ = ["Scheduler", "trial_seed"]
@@ -68,6 +69,8 @@ class Scheduler:
         max_concurrent_studies: how many studies run at once; more wait, queued.
         poll_seconds: how long one :meth:`tick` waits for attempts to end.
         data_dir: the data root passed to the trainer (None: its own lookup).
+        suggestion_workers: processes that compute the next trials of studies run one trial at a time
+            (``parallelism`` 1, as in a comparison) in parallel; 0 asks each study's adapter in turn, here.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Scheduler:
         max_concurrent_studies: int = 100,
         poll_seconds: float = 0.5,
         data_dir: str | None = None,
+        suggestion_workers: int = 0,
     ) -> None:
         self.storage = storage
         self.executor = executor
@@ -90,6 +94,7 @@ class Scheduler:
         self.data_dir = data_dir
         self._active: dict[int, _ActiveStudy] = {}
         self._resumed = False
+        self._suggestions = SuggestionPool(suggestion_workers) if suggestion_workers > 0 else None
 
     # -- the loop ----------------------------------------------------------------------------------------
 
@@ -107,14 +112,21 @@ class Scheduler:
             self._resumed = True
         self._claim()
         self._drop_cancelled()
+        asked = self._fill_in_parallel()
         for study in list(self._active.values()):
-            self._fill(study)
+            if study.record.id not in asked:
+                self._fill(study)
         for job, outcome in self.executor.wait(self.poll_seconds):
             self._record(job, outcome)
         for study in list(self._active.values()):
             if study.done:
                 self._finish(study)
         return bool(self._active) or self.storage.count_studies(state="queued") > 0
+
+    def close(self) -> None:
+        """Stop the suggestion workers, if any (the executor is the caller's to shut down)."""
+        if self._suggestions is not None:
+            self._suggestions.close()
 
     def active_studies(self) -> list[int]:
         """Ids of the studies this scheduler is running now."""
@@ -212,20 +224,59 @@ class Scheduler:
             if not suggestions:
                 return  # Ax waits for results of the initialization trials
             index, parameters = suggestions[0]
-            trial = self.storage.create_trial(record.id, index, parameters)
-            study.next_number = index + 1
-            job = TrialJob(
-                trial_id=trial.id,
-                study_id=record.id,
-                number=trial.number,
-                attempt=1,
-                spec=self._trial_spec(record, study.space, parameters, trial.number),
-                objective=record.objective,
-                database_url=self.database_url,
-                early_stopping=record.early_stopping,
+            self._start_trial(study, index, parameters)
+
+    def _fill_in_parallel(self) -> set[int]:
+        """Ask the suggestion pool for the next trial of every study that runs one trial at a time and has none in
+        flight; start those trials. Returns the ids of the studies asked (their adapters only record, from then on
+        every suggestion of theirs comes from the pool, so that Ax's Sobol position stays the history's length)."""
+        if self._suggestions is None:
+            return set()
+        waiting = [
+            study
+            for study in self._active.values()
+            if study.record.parallelism == 1 and not study.in_flight and study.ended < study.record.n_trials
+        ]
+        requests: dict[int, SuggestionRequest] = {}
+        for study in waiting:
+            history = [_history(t) for t in self.storage.trials(study.record.id)]
+            requests[study.record.id] = SuggestionRequest.of(
+                study.record.space,
+                seed=study.record.seed,
+                n_initial=study.adapter.n_initial,
+                objective=study.adapter.objective,
+                history=history,
             )
-            study.in_flight[trial.id] = job
-            self.executor.submit(job)
+        for study_id, answer in self._suggestions.suggest(requests).items():
+            study = self._active[study_id]
+            if isinstance(answer, BnnTuneError):
+                self._fail_study(study_id, f"the Ax adapter could not suggest a trial: {answer}")
+            elif answer is not None:
+                try:
+                    index = study.adapter.attach(answer)
+                except BnnTuneError as exc:
+                    self._fail_study(study_id, f"the Ax adapter could not record a suggested trial: {exc}")
+                    continue
+                self._start_trial(study, index, answer)
+        return set(requests)
+
+    def _start_trial(self, study: _ActiveStudy, index: int, parameters: dict[str, object]) -> None:
+        """Write the trial row (running) and submit its first attempt."""
+        record = study.record
+        trial = self.storage.create_trial(record.id, index, parameters)
+        study.next_number = index + 1
+        job = TrialJob(
+            trial_id=trial.id,
+            study_id=record.id,
+            number=trial.number,
+            attempt=1,
+            spec=self._trial_spec(record, study.space, parameters, trial.number),
+            objective=record.objective,
+            database_url=self.database_url,
+            early_stopping=record.early_stopping,
+        )
+        study.in_flight[trial.id] = job
+        self.executor.submit(job)
 
     def _trial_spec(
         self, record: StudyRecord, space: SearchSpace, parameters: dict[str, object], number: int

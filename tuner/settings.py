@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     max_concurrent_studies: int = Field(
         default=100, ge=1, description="Most studies the scheduler runs at the same time."
     )
+    suggestion_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes that compute Bayesian-optimization suggestions for many studies at once (a "
+        "comparison's replicates); 0 asks one study after another in the scheduler's process.",
+    )
     scheduler_poll_seconds: float = Field(
         default=0.5,
         gt=0,

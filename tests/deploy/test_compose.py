@@ -43,6 +43,7 @@ SCHEDULER_SETTINGS = {
     "data_dir",
     "max_concurrent_studies",
     "scheduler_poll_seconds",
+    "suggestion_workers",
 }
 # `${NAME}` or `${NAME:-default}`; `$${...}` is compose's escape for a literal `$` and is no variable.
 _INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)(?::?-([^}]*))?\}")

@@ -115,6 +115,7 @@ def test_compare_runs_replicates_of_each_space(database: str, capsys: pytest.Cap
         (["study", "run", "--early-stopping", "mean"], "early_stopping.rule"),
         (["compare", "--spaces", "latent,latent"], "spaces"),
         (["compare", "--replicates", "0"], "replicates"),
+        (["compare", "--suggestion-workers", "-1"], "--suggestion-workers must be >= 0"),
         (["study", "show", "999"], "999"),
     ],
 )
