@@ -102,7 +102,6 @@ def test_bad_trial_input_is_rejected(audio: TaskData, change: dict[str, object],
         train_trial(spec, data=None if "task" in change else audio)
 
 
-
 def test_frozen_control_keeps_the_initial_signs_and_trains_the_real_parameters(audio: TaskData) -> None:
     torch.manual_seed(0)
     model = build_model("audio", num_classes=audio.num_classes, input_shape=audio.input_shape)
