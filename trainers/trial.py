@@ -25,7 +25,7 @@ from trainers.layers import BinaryOptions
 from trainers.models import build_model
 from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizers
 
-__all__ = ["EpochPoint", "TrialResult", "TrialSpec", "evaluate", "resolve_device", "train_trial"]
+__all__ = ["EpochPoint", "TrialResult", "TrialSpec", "cached_task_data", "evaluate", "resolve_device", "train_trial"]
 
 DECAY_KEYS = {"filter": "alpha", "latent": "lr", "bop": None, "frozen": None}
 
@@ -126,8 +126,10 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 @lru_cache(maxsize=4)
-def _cached_task_data(task: str, data_dir: str | None, max_train: int | None) -> TaskData:
-    # A worker process runs many trials of the same task: decode and featurize the data once.
+def cached_task_data(task: str, data_dir: str | None, max_train: int | None) -> TaskData:
+    """The task's data, loaded once per process for the same arguments (the last four kept).
+
+    A worker process runs many trials of the same task: decode and featurize the data once."""
     return load_task_data(task, data_dir, max_train=max_train)
 
 
@@ -194,7 +196,7 @@ def train_trial(
         TrainingDivergedError: the training loss became NaN or infinite.
     """
     device = resolve_device(spec.device)
-    data = data if data is not None else _cached_task_data(spec.task, spec.data_dir, spec.max_train)
+    data = data if data is not None else cached_task_data(spec.task, spec.data_dir, spec.max_train)
     torch.manual_seed(spec.seed)
     model = build_model(
         spec.task,

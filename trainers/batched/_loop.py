@@ -35,7 +35,7 @@ from trainers.optim import (
     decay_factor,
     split_parameters,
 )
-from trainers.trial import EpochPoint, TrialResult, TrialSpec, _cached_task_data, resolve_device
+from trainers.trial import EpochPoint, TrialResult, TrialSpec, cached_task_data, resolve_device
 
 __all__ = ["BATCH_FIELDS", "TrialBatch", "batch_key", "check_batch", "train_batch"]
 
@@ -122,7 +122,7 @@ def _build(
             # are drawn from one generator in sequence.
             with torch.no_grad():
                 for ties, p in zip(tie_signs, split_parameters(single)[0], strict=True):
-                    ties[k].copy_(bnn._state(p)["tie_sign"])
+                    ties[k].copy_(bnn.tie_signs(p))
     assert model is not None
     return model, _bnn_optimizer(specs, model, tie_signs)
 
@@ -245,7 +245,7 @@ class TrialBatch:
         self.specs = list(specs)
         first = self.specs[0]
         self.device = resolve_device(first.device)
-        self.data = data if data is not None else _cached_task_data(first.task, first.data_dir, first.max_train)
+        self.data = data if data is not None else cached_task_data(first.task, first.data_dir, first.max_train)
         self.model, self.optimizer = _build(self.specs, self.data, self.device, dtype)
         fused = True if self.device.type in _FUSED_ADAM_DEVICES else None
         # Adam is elementwise: on the stacked tensors it is each member's Adam, as all share lr and schedule.

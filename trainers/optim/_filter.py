@@ -85,6 +85,11 @@ class FilterOptimizer(BinaryOptimizer):
             count_flips=True,
         )
 
+    def tie_signs(self, p: Tensor) -> Tensor:
+        """The +-1 signs binary weight ``p`` takes where its filter state is exactly 0, drawn (from this optimizer's
+        generator, in the order parameters are first seen) when ``p`` is first stepped or asked for here."""
+        return self._state(p)["tie_sign"]
+
     def _state(self, p: Tensor) -> dict[str, Tensor]:
         state: dict[str, Tensor] = self.state[p]
         if not state:
