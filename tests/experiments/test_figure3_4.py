@@ -1,0 +1,96 @@
+"""The Figures 3 and 4 experiment script: a tiny real run end to end, a rewrite from its runs, and the alpha check."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainers.errors import InvalidInputError
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SCRIPT = REPOSITORY / "experiments" / "figure3_4.py"
+
+
+def _load_script() -> Any:
+    # experiments/ is a folder of scripts that import _runs from their own folder, as `python experiments/...` runs.
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("figure3_4", SCRIPT)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return module
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _run(*args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
+    out = tmp_path / "figure3-4"
+    sizes = ["--lrs", "0.1,1", "--init-scales", "0.1,1", "--seeds", "1", "--sweep-lrs", "1", "--sweep-seeds", "1"]
+    _run(*sizes, "--epochs", "1", "--max-train", "200", "--jobs", "2", "--out", str(out))
+
+    for name in ("figure3", "figure4"):
+        assert (out / f"{name}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        assert ET.fromstring((out / f"{name}.svg").read_bytes()).tag.endswith("svg")
+
+    runs3 = _rows(out / "figure3_runs.csv")
+    assert {(row["lr"], row["init_scale"]) for row in runs3} == {
+        ("0.1", "0.1"),
+        ("0.1", "1.0"),
+        ("1.0", "0.1"),
+        ("1.0", "1.0"),
+    }
+    assert all(row["weight_decay"] == "0.0" for row in runs3)
+    runs4 = _rows(out / "figure4_runs.csv")
+    assert sorted(row["setting"] for row in runs4) == ["magnitude-dependent", "magnitude-independent"]
+    assert all(abs(float(row["alpha"]) - 0.01) < 1e-12 for row in runs4)
+    assert len(_rows(out / "figure3_curves.csv")) == 4 and len(_rows(out / "figure4_curves.csv")) == 2
+    assert {"lr", "init_scale", "seed", "epoch", "val_accuracy", "flip_ratio"} <= set(
+        _rows(out / "figure3_curves.csv")[0]
+    )
+
+    report = (out / "report.md").read_text()
+    assert "## Figure 3" in report and "## Figure 4" in report
+    assert "--lrs 0.1,1 --init-scales 0.1,1" in report
+    # lr 0.1, w0 0.1 and lr 1, w0 1 share lr / w0 = 1: one diagonal of two cells.
+    assert "| 0 | 0 | 2 |" in report
+
+    stored = json.loads((out / "runs.json").read_text())
+    assert len(stored["figure3"]) == 4 and len(stored["figure4"]) == 2
+    (out / "report.md").unlink()
+    _run("--rewrite", "--out", str(out))
+    assert (out / "report.md").read_text() == report
+
+
+def test_sweep_weight_decay_keeps_alpha() -> None:
+    sweep_weight_decay = _load_script().sweep_weight_decay
+    assert sweep_weight_decay(1e-4, 1e-2) == pytest.approx(100.0)
+    assert 1e-4 * sweep_weight_decay(1e-4, 1e-2) == pytest.approx(1e-2)
+    with pytest.raises(InvalidInputError):
+        sweep_weight_decay(1e39, 0.5)  # lr alone beyond float32: LatentSGD would refuse it
