@@ -127,8 +127,14 @@ def _kill_trial_worker_when_it_reports(storage: Storage, study_id: int, killed: 
     while time.monotonic() < deadline:
         trials = storage.trials(study_id)
         if trials and storage.curve(trials[0].id):
-            for proc in psutil.process_iter(["cmdline"]):
-                if any("_run_on_ray" in part for part in proc.info["cmdline"] or []):
+            # Only this test session's Ray (started by this process) is searched: workers of another Ray instance
+            # on the machine are not children of ours and must be left alone.
+            for proc in psutil.Process().children(recursive=True):
+                try:
+                    cmdline = proc.cmdline()
+                except psutil.Error:
+                    continue
+                if any("_run_on_ray" in part for part in cmdline):
                     os.kill(proc.pid, signal.SIGKILL)
                     killed.append(proc.pid)
             if killed:
