@@ -6,15 +6,15 @@ Ray executor), then writes from the stored rows: ``report.md``, ``figure8.png`` 
 ``tolerance.csv`` (trials-to-target difference for several tolerances) and ``summary.json`` (every number of the
 report). With ``--comparison ID`` it only rewrites the outputs from a comparison already in the database.
 
-Reduced run in docs/results/figure8/: machine AMD EPYC, 2 CPU cores shared with other work, no GPU (torch 2.13.0
-CPU); seed 0; 2 spaces x 5 replicates x 12 trials x 10 epochs; wall time 6.1 min (5.7 min from the comparison's
-creation to its last trial), with the default Ray executor. Command:
+Full run in docs/results/figure8/: machine Intel Xeon, 2 CPU cores shared with other experiments, no GPU (torch
+2.13.0 CPU); seed 0; 2 spaces x 20 replicates x 25 trials x 20 epochs, trials batched per round (``--batch-trials``)
+on the default Ray executor, suggestions one study after another; wall time 47.6 min (47.3 min from the comparison's
+creation to its last trial), then 3.4 min for the frozen control's 20 seeds. Command:
 
-    .venv/bin/python experiments/figure8.py --replicates 5 --trials 12 --epochs 10 --seed 0
+    .venv/bin/python experiments/figure8.py --replicates 20 --trials 25 --epochs 20 --seed 0 --batch-trials
 
-The full run of the paper (2 spaces x 20 replicates x 25 trials x 20 epochs):
-
-    .venv/bin/python experiments/figure8.py --replicates 20 --trials 25 --epochs 20 --seed 0
+Reduced runs beside it: ``r5-t12-e10/`` (5 x 12 x 10, 6.1 min) and ``r5-t25-e20/`` (5 x 25 x 20, 7.9 min), each
+with the command in its report header.
 
 The audio net is AudioFC at its default width of 64: ``bnn-tune compare`` has no width option, so this script has
 none either.
