@@ -87,6 +87,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default docs/results/figure8)")
     p.add_argument(
+        "--suggestion-workers",
+        type=int,
+        default=None,
+        help="processes computing the studies' next trials in parallel (bnn-tune compare --suggestion-workers)",
+    )
+    p.add_argument(
         "--frozen-seeds",
         type=int,
         default=10,
@@ -127,6 +133,8 @@ def compare_command(args: argparse.Namespace) -> list[str]:
         command += ["--max-train", str(args.max_train)]
     if args.batch_trials:
         command.append("--batch-trials")
+    if args.suggestion_workers is not None:
+        command += ["--suggestion-workers", str(args.suggestion_workers)]
     return command
 
 
@@ -632,6 +640,8 @@ def _script_command(args: argparse.Namespace) -> list[str]:
         command += ["--executor", args.executor]
     if args.batch_trials:
         command.append("--batch-trials")
+    if args.suggestion_workers is not None:
+        command += ["--suggestion-workers", str(args.suggestion_workers)]
     out = args.out.resolve()
     if out != DEFAULT_OUT:
         command += ["--out", str(out.relative_to(REPOSITORY) if out.is_relative_to(REPOSITORY) else out)]
