@@ -22,21 +22,9 @@ from typing import Any
 
 import torch
 
-from search_spaces import ChoiceParameter, SearchSpace, get_space
+from search_spaces import get_space, sample_point
 from tuner.ax_adapter import HistoryTrial
 from tuner.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
-
-
-def random_point(space: SearchSpace, rng: random.Random) -> dict[str, object]:
-    point: dict[str, object] = {}
-    for p in space.parameters:
-        if isinstance(p, ChoiceParameter):
-            point[p.name] = rng.choice(p.choices)
-        elif p.log_scale:
-            point[p.name] = math.exp(rng.uniform(math.log(p.lower), math.log(p.upper)))
-        else:
-            point[p.name] = rng.uniform(p.lower, p.upper)
-    return point
 
 
 def made_up_objective(point: dict[str, object]) -> float:
@@ -53,7 +41,7 @@ def requests(spaces: list[str], studies: int, history: int) -> dict[tuple[str, i
         for replicate in range(studies // len(spaces)):
             trials = []
             for number in range(history):
-                point = random_point(space, rng)
+                point = sample_point(space, rng)
                 trials.append(HistoryTrial(number, point, "completed", made_up_objective(point)))
             out[name, replicate] = SuggestionRequest.of(
                 name, seed=replicate, n_initial=5, objective="val_accuracy", history=trials

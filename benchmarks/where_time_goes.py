@@ -39,7 +39,7 @@ import torch
 from torch.autograd.profiler_util import FunctionEvent
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from search_spaces import ChoiceParameter, SearchSpace, get_space
+from search_spaces import get_space, sample_point
 from trainers.batched import TrialBatch
 from trainers.data import TaskData, load_task_data
 from trainers.layers import BinaryOptions
@@ -97,26 +97,13 @@ def bandwidth(numel: int, repeats: int) -> dict[str, float]:
 # -- the batched trainer -------------------------------------------------------------------------------------
 
 
-def random_point(space: SearchSpace, rng: random.Random) -> dict[str, object]:
-    """A uniformly random point of ``space`` (log-uniform on log-scale parameters)."""
-    point: dict[str, object] = {}
-    for p in space.parameters:
-        if isinstance(p, ChoiceParameter):
-            point[p.name] = rng.choice(p.choices)
-        elif p.log_scale:
-            point[p.name] = math.exp(rng.uniform(math.log(p.lower), math.log(p.upper)))
-        else:
-            point[p.name] = rng.uniform(p.lower, p.upper)
-    return point
-
-
 def member_specs(space_name: str, members: int, epochs: int, width: int, seed: int) -> list[TrialSpec]:
     """``members`` trial specs of random points of the space, built as the scheduler builds a trial's spec."""
     space = get_space(space_name)
     rng = random.Random(seed)
     specs = []
     for k in range(members):
-        arguments = space.build_trial(random_point(space, rng))
+        arguments = space.build_trial(sample_point(space, rng))
         binary, hyperparameters = arguments["binary"], arguments["hyperparameters"]
         assert isinstance(binary, dict) and isinstance(hyperparameters, dict)
         specs.append(
@@ -282,7 +269,7 @@ def suggestion_request(space_name: str, history: int, seed: int) -> SuggestionRe
     rng = random.Random(seed)
     trials = []
     for number in range(history):
-        point = random_point(space, rng)
+        point = sample_point(space, rng)
         trials.append(HistoryTrial(number, point, "completed", made_up_objective(point)))
     return SuggestionRequest.of(
         space_name, seed=seed, n_initial=FIGURE8["n_initial"], objective="val_accuracy", history=trials

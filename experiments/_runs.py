@@ -1,5 +1,5 @@
 """What the experiment scripts share: training through ``bnn-tune train --json``, the machine line of a report's
-header, and writing figures and CSV files.
+header, writing figures and CSV files, reading back an earlier run's header and flags, and running a script's main.
 
 Every run goes through the command-line tool a user has, in a subprocess, so a result in ``docs/results/`` is one
 that ``bnn-tune`` itself produced. The scripts import this file as ``_runs`` (Python puts a script's own folder first
@@ -12,18 +12,19 @@ import csv
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from trainers.errors import GiveUpError
+from trainers.errors import BnnTuneError, GiveUpError
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RESULTS = REPOSITORY / "docs" / "results"
@@ -61,6 +62,28 @@ def train_command(flags: Flags) -> list[str]:
         if value is not True:
             command.append(str(value))
     return [*command, "--json"]
+
+
+def _number(text: str) -> int | float | str:
+    """``text`` as an int, else a float, else unchanged."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def flags_from_command(command: str) -> dict[str, Any]:
+    """The flags of a ``bnn-tune train ... --json`` command line, numbers as numbers (inverse of
+    :func:`train_command`)."""
+    words = shlex.split(command)[2:-1]
+    flags: dict[str, Any] = {}
+    for i, word in enumerate(words):
+        if word.startswith("--"):
+            has_value = i + 1 < len(words) and not words[i + 1].startswith("--")
+            flags[word[2:].replace("-", "_")] = _number(words[i + 1]) if has_value else True
+    return flags
 
 
 def train(flags: Flags) -> Run:
@@ -122,6 +145,23 @@ def header_lines(title: str, header: Mapping[str, str]) -> list[str]:
     return [f"# {title}", "", *(f"- **{key}**: {value}" for key, value in header.items()), ""]
 
 
+def stored_header(report_path: Path) -> dict[str, str]:
+    """The bulleted header of an earlier report (machine, date, seed, command, wall time of that run)."""
+    header = {}
+    for line in report_path.read_text().splitlines():
+        if line.startswith("## "):
+            break
+        if line.startswith("- **") and "**: " in line:
+            key, value = line[4:].split("**: ", 1)
+            header[key] = value
+    return header
+
+
+def pct(value: float | None, digits: int = 1, sign: str = "%") -> str:
+    """A fraction in percent for a report (``0.9123`` -> ``91.2%``); ``-`` for None."""
+    return "-" if value is None else f"{100 * value:.{digits}f}{sign}"
+
+
 def save_figure(figure: Figure, out: Path, name: str) -> list[Path]:
     """Write ``figure`` as ``name.png`` and ``name.svg`` under ``out``; return the paths."""
     FigureCanvasAgg(figure)
@@ -148,3 +188,14 @@ def write_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
 def curve_rows(runs: Sequence[Run], keys: Sequence[str]) -> list[dict[str, Any]]:
     """One row per run and epoch: the run's flags named in ``keys``, then the epoch's metrics."""
     return [{**{k: run.flags.get(k) for k in keys}, **point} for run in runs for point in run.points]
+
+
+def run_main(main: Callable[[], int]) -> NoReturn:
+    """Exit with the status ``main()`` returns; a :class:`BnnTuneError` is a user's error: ``error: ...`` on stderr,
+    exit status 2, no traceback."""
+    try:
+        status = main()
+    except BnnTuneError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(status)

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,21 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from _runs import RESULTS, Flags, Run, curve_rows, header_lines, machine, save_figure, train, train_command, write_csv
-from trainers.errors import BnnTuneError, InvalidInputError
+from _runs import (
+    RESULTS,
+    Flags,
+    Run,
+    curve_rows,
+    header_lines,
+    machine,
+    pct,
+    run_main,
+    save_figure,
+    train,
+    train_command,
+    write_csv,
+)
+from trainers.errors import InvalidInputError
 
 DEFAULT_OUT = RESULTS / "figure3-4"
 FIGURE3_LRS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
@@ -377,9 +391,8 @@ def figure4(runs: Sequence[Run], analysis: dict[str, Any]) -> Figure:
 
 # Report ---------------------------------------------------------------------------------------------------------
 
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
+# Accuracies and their differences in points: the text around them says "%" or "points".
+_pct = partial(pct, sign="")
 
 
 def noise_points() -> float:
@@ -611,8 +624,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BnnTuneError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main)

@@ -26,7 +26,6 @@ import csv
 import itertools
 import math
 import shlex
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from matplotlib.figure import Figure
 
 import _runs
 from trainers.data import load_task_data
-from trainers.errors import BnnTuneError, InvalidInputError
+from trainers.errors import InvalidInputError
 
 DEFAULT_OUT = _runs.RESULTS / "figure5-6"
 VALIDATION_RECORDINGS = 300
@@ -222,10 +221,6 @@ def figure6(sweep: Runs, none: Runs, alphas: Sequence[float], gamma: float) -> F
     return figure
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def _range(values: Sequence[float], scale: float = 100.0, fmt: str = ".1f") -> str:
     mean, lo, hi = stats(values)
     return f"{scale * mean:{fmt}} [{scale * lo:{fmt}}, {scale * hi:{fmt}}]"
@@ -335,8 +330,9 @@ def small_alpha_claim(sweep: Runs, frozen: Runs, grid: list[float], gamma: float
     flips = mean_flips(sweep, grid[:1], gamma)[0]
     return (
         f"2. **Too small an alpha leaves the net near its init**: {verdict}: at alpha={grid[0]:.3g} "
-        f"(gamma={gamma:g}) the final validation accuracy is {_pct(vals[0])}, against {_pct(frozen_val)} for the "
-        f"same net with its binary weights frozen at init and {_pct(vals[best])} for the best alpha "
+        f"(gamma={gamma:g}) the final validation accuracy is {_runs.pct(vals[0])}, against "
+        f"{_runs.pct(frozen_val)} for the same net with its binary weights frozen at init and "
+        f"{_runs.pct(vals[best])} for the best alpha "
         f"({grid[best]:.3g}); two standard errors of a difference of means are {100 * margin:.1f} points. Its mean "
         f"flip ratio is {flips:.2e} per step, about {flips * steps:.1f} sign changes per weight over the "
         f"{steps} steps: the weights do not stay at their init (see 'Alpha against the length of training'). "
@@ -353,10 +349,10 @@ def large_alpha_claim(sweep: Runs, grid: list[float], gamma: float) -> str:
     drop = vals[best] - vals[-1]
     return (
         f"3. **Too large an alpha makes flips noise and accuracy falls**: {'holds' if drop > margin else 'not shown'}: "
-        f"at gamma={gamma:g} the final validation accuracy peaks at alpha={grid[best]:.3g} ({_pct(vals[best])}) and "
-        f"is {_pct(vals[-1])} at alpha={grid[-1]:.3g}, {100 * drop:.1f} points lower (two standard errors of a "
-        f"difference: {100 * margin:.1f}), with {mean_flips(sweep, grid[-1:], gamma)[0]:.2e} flips per weight and "
-        "step. The grid stops at alpha = 0.1."
+        f"at gamma={gamma:g} the final validation accuracy peaks at alpha={grid[best]:.3g} "
+        f"({_runs.pct(vals[best])}) and is {_runs.pct(vals[-1])} at alpha={grid[-1]:.3g}, {100 * drop:.1f} points "
+        f"lower (two standard errors of a difference: {100 * margin:.1f}), with "
+        f"{mean_flips(sweep, grid[-1:], gamma)[0]:.2e} flips per weight and step. The grid stops at alpha = 0.1."
     )
 
 
@@ -413,8 +409,8 @@ def time_constant(sweep: Runs, grid: list[float], gammas: Sequence[float], steps
             flips = mean_flips(sweep, slow, gamma)
             lines.append(
                 f"- gamma={gamma:g}: the {len(slow)} alphas with alpha x {steps} < 0.1 "
-                f"({slow[0]:.3g} to {slow[-1]:.3g}) give mean final validation accuracies from {_pct(min(vals))} "
-                f"to {_pct(max(vals))} and mean flip ratios from {min(flips):.3e} to {max(flips):.3e}."
+                f"({slow[0]:.3g} to {slow[-1]:.3g}) give mean final validation accuracies from {_runs.pct(min(vals))} "
+                f"to {_runs.pct(max(vals))} and mean flip ratios from {min(flips):.3e} to {max(flips):.3e}."
             )
         lines.append("")
     return lines
@@ -433,8 +429,8 @@ def selection_note(
         f"Alphas {', '.join(f'{a:.3g}' for a in chosen)}: the best of the sweep by mean final validation accuracy and "
         "its neighbours on the grid. The cosine runs are the sweep's own runs; the runs without decay use the same "
         f"seeds. At gamma={gamma:g} the mean final validation accuracies of the grid span {100 * spread:.1f} points "
-        f"({_pct(min(means))} to {_pct(max(means))}), against {100 * margin:.1f} points for two standard errors of a "
-        "difference of two means"
+        f"({_runs.pct(min(means))} to {_runs.pct(max(means))}), against {100 * margin:.1f} points for two standard "
+        "errors of a difference of two means"
         + (": the best alpha is not distinguishable from the others." if spread <= margin else ".")
     )
     text += f" Alpha x {steps} steps: " + ", ".join(f"{a:.3g} -> {a * steps:.2g}" for a in decayed) + "."
@@ -561,26 +557,6 @@ def train_part(flags: Sequence[dict[str, Any]], part: str) -> Runs:
     return [_runs.Run(flags={**r.flags, "part": part}, result=r.result) for r in runs]
 
 
-def _number(text: str) -> int | float | str:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def flags_from_command(command: str) -> dict[str, Any]:
-    """The flags of a ``bnn-tune train ... --json`` command line (inverse of ``_runs.train_command``)."""
-    words = shlex.split(command)[2:-1]
-    flags: dict[str, Any] = {}
-    for i, word in enumerate(words):
-        if word.startswith("--"):
-            has_value = i + 1 < len(words) and not words[i + 1].startswith("--")
-            flags[word[2:].replace("-", "_")] = _number(words[i + 1]) if has_value else True
-    return flags
-
-
 def load_runs(out: Path) -> Runs:
     """The runs a previous full run wrote to ``runs.csv`` and ``curves.csv``, each with its part."""
     with (out / "curves.csv").open(newline="") as handle:
@@ -598,20 +574,8 @@ def load_runs(out: Path) -> Runs:
         ]
         result: dict[str, Any] = {k: float(row[k]) for k in ("val_accuracy", "test_accuracy", "best_val_accuracy")}
         result.update(flip_ratio=float(row["last_flip_ratio"]), train_loss=float(row["train_loss"]), points=points)
-        runs.append(_runs.Run(flags={**flags_from_command(row["command"]), "part": row["part"]}, result=result))
+        runs.append(_runs.Run(flags={**_runs.flags_from_command(row["command"]), "part": row["part"]}, result=result))
     return runs
-
-
-def stored_header(report_path: Path) -> dict[str, str]:
-    """The bulleted header of an earlier report (machine, date, seed, command, wall time of that run)."""
-    header = {}
-    for line in report_path.read_text().splitlines():
-        if line.startswith("## "):
-            break
-        if line.startswith("- **") and "**: " in line:
-            key, value = line[4:].split("**: ", 1)
-            header[key] = value
-    return header
 
 
 def replot(args: argparse.Namespace, out: Path, added: Sequence[_runs.Run] = ()) -> int:
@@ -624,7 +588,7 @@ def replot(args: argparse.Namespace, out: Path, added: Sequence[_runs.Run] = ())
     args.epochs = len(runs[0].points)
     args.seeds = len({r.flags["seed"] for r in sweep})
     args.max_train = runs[0].flags.get("max_train")
-    header = stored_header(out / "report.md")
+    header = _runs.stored_header(out / "report.md")
     if added:
         _runs.write_csv(out / "runs.csv", run_rows(runs))
         _runs.write_csv(out / "curves.csv", _runs.curve_rows(runs, CURVE_KEYS))
@@ -713,8 +677,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BnnTuneError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    _runs.run_main(main)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import shlex
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from matplotlib.figure import Figure
 
 import _runs
 from search_spaces import latent_to_filter
-from trainers.errors import BnnTuneError
 
 DEFAULT_OUT = _runs.RESULTS / "figure7"
 # (lr, momentum, weight_decay): alpha = lr * weight_decay of 1e-3, 1e-4 and 1e-2, gamma = 1 - momentum of 0.1, 0.01
@@ -231,10 +229,6 @@ def plot(configs: Sequence[Config], runs: dict[tuple[int, str, int], _runs.Run],
     return figure
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def summary_table(configs: Sequence[Config], pairs: Sequence[dict[str, Any]]) -> list[str]:
     """Per configuration and comparison: the largest curve differences over seeds and epochs."""
     lines = [
@@ -267,7 +261,7 @@ def final_table(configs: Sequence[Config], runs: dict[tuple[int, str, int], _run
     ]
     for config in configs:
         for s in range(seeds):
-            vals = [_pct(runs[(config.index, kind, s)].result["val_accuracy"]) for kind in KINDS]
+            vals = [_runs.pct(runs[(config.index, kind, s)].result["val_accuracy"]) for kind in KINDS]
             lines.append(f"| {config.label} | {s} | {' | '.join(vals)} |")
     return lines
 
@@ -377,17 +371,6 @@ def script_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
-def flags_from_command(command: str) -> dict[str, Any]:
-    """The flags of a ``bnn-tune train ... --json`` command line (inverse of ``_runs.train_command``)."""
-    words = shlex.split(command)[2:-1]
-    flags: dict[str, Any] = {}
-    for i, word in enumerate(words):
-        if word.startswith("--"):
-            has_value = i + 1 < len(words) and not words[i + 1].startswith("--")
-            flags[word[2:].replace("-", "_")] = words[i + 1] if has_value else True
-    return flags
-
-
 def load_runs(out: Path) -> dict[tuple[int, str, int], _runs.Run]:
     """The runs a previous full run wrote to ``runs.csv`` and ``curves.csv``."""
     with (out / "curves.csv").open(newline="") as handle:
@@ -405,20 +388,8 @@ def load_runs(out: Path) -> dict[tuple[int, str, int], _runs.Run]:
         ]
         result: dict[str, Any] = {k: float(row[k]) for k in ("val_accuracy", "test_accuracy", "best_val_accuracy")}
         result.update(flip_ratio=float(row["flip_ratio_last"]), train_loss=float(row["train_loss"]), points=points)
-        runs[key] = _runs.Run(flags=flags_from_command(row["command"]), result=result)
+        runs[key] = _runs.Run(flags=_runs.flags_from_command(row["command"]), result=result)
     return runs
-
-
-def stored_header(report_path: Path) -> dict[str, str]:
-    """The bulleted header of an earlier report (machine, date, seed, command, wall time of that run)."""
-    header = {}
-    for line in report_path.read_text().splitlines():
-        if line.startswith("## "):
-            break
-        if line.startswith("- **") and "**: " in line:
-            key, value = line[4:].split("**: ", 1)
-            header[key] = value
-    return header
 
 
 def replot(args: argparse.Namespace, out: Path) -> int:
@@ -431,7 +402,7 @@ def replot(args: argparse.Namespace, out: Path) -> int:
     pairs = pair_rows(configs, runs, args.seeds)
     _runs.write_csv(out / "pairs.csv", pairs)
     _runs.save_figure(plot(configs, runs, args.seeds), out, "figure7")
-    (out / "report.md").write_text(report(configs, runs, pairs, args, stored_header(out / "report.md")))
+    (out / "report.md").write_text(report(configs, runs, pairs, args, _runs.stored_header(out / "report.md")))
     print(verdict(pairs))
     return 0
 
@@ -469,8 +440,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BnnTuneError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    _runs.run_main(main)

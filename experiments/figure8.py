@@ -29,7 +29,6 @@ import math
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -40,17 +39,16 @@ from typing import Any
 
 import numpy as np
 
-from _runs import Run, machine, train_all, write_csv
+from _runs import REPOSITORY, RESULTS, Run, bnn_tune, machine, pct, run_main, train_all, write_csv
 from api.figures import FORMATS, render
 from api.routes.export import studies_csv
-from trainers.errors import BnnTuneError, GiveUpError, InvalidInputError
+from trainers.errors import GiveUpError, InvalidInputError
 from tuner.analysis import bootstrap_mean_ci, tolerance_sensitivity
 from tuner.reports import UNCOUNTED_STATES, comparison_view, objective_sequence, points_by_epoch
 from tuner.scheduler import N_INITIAL
 from tuner.storage import Storage, StudyRecord, TrialRecord
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPOSITORY / "docs" / "results" / "figure8"
+DEFAULT_OUT = RESULTS / "figure8"
 SPACES = ("latent", "filter")
 TOLERANCES = (0.005, 0.01, 0.02, 0.03)
 FULL_RUN = {"replicates": 20, "trials": 25, "epochs": 20}
@@ -146,16 +144,13 @@ def run_comparison(command: Sequence[str], database_url: str) -> int:
     Raises:
         GiveUpError: the command failed or printed no comparison.
     """
-    script = Path(sys.executable).with_name("bnn-tune")
-    # Fall back on the module when the entry point is not installed next to this interpreter.
-    executable = [str(script)] if script.exists() else [sys.executable, "-m", "tuner.cli"]
     with tempfile.TemporaryDirectory(prefix="f8ray-", ignore_cleanup_errors=True) as ray_tmp:
         env = dict(os.environ, BNN_TUNE_DATABASE_URL=database_url)
         env.setdefault("RAY_AUTH_MODE", "disabled")
         # Ray's socket paths must stay short: a temp folder, not one under the output folder.
         env.setdefault("RAY_TMPDIR", ray_tmp)
         done = subprocess.run(
-            [*executable, *command[1:]], cwd=REPOSITORY, env=env, stdout=subprocess.PIPE, text=True, check=False
+            [*bnn_tune(), *command[1:]], cwd=REPOSITORY, env=env, stdout=subprocess.PIPE, text=True, check=False
         )
     lines = done.stdout.strip().splitlines()
     result: Any = json.loads(lines[-1]) if lines else {}
@@ -287,15 +282,11 @@ def summarize(storage: Storage, comparison_id: int) -> dict[str, Any]:
     return {"view": view, "spaces": per_space, "sensitivity": sensitivity, "run_seconds": wall}
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{100 * value:.{digits}f}%"
-
-
 def _ci(estimate: Mapping[str, Any], *, percent: bool = True, digits: int = 1) -> str:
     if estimate.get("mean") is None:
         return "-"
     if percent:
-        return f"{_pct(estimate['mean'], digits)} [{_pct(estimate['lo'], digits)}, {_pct(estimate['hi'], digits)}]"
+        return f"{pct(estimate['mean'], digits)} [{pct(estimate['lo'], digits)}, {pct(estimate['hi'], digits)}]"
     return f"{estimate['mean']:.{digits}f} [{estimate['lo']:.{digits}f}, {estimate['hi']:.{digits}f}]"
 
 
@@ -357,7 +348,7 @@ def _tolerance_table(sensitivity: Sequence[Mapping[str, Any]]) -> list[str]:
     ]
     for row in sensitivity:
         lines.append(
-            f"| {row['tolerance']:.3f} | {_pct(row['target'])} | {row['mean_trials_a']:.1f} ({row['n_reached_a']}) "
+            f"| {row['tolerance']:.3f} | {pct(row['target'])} | {row['mean_trials_a']:.1f} ({row['n_reached_a']}) "
             f"| {row['mean_trials_b']:.1f} ({row['n_reached_b']}) | {row['difference']:+.1f} "
             f"[{row['lo']:+.1f}, {row['hi']:+.1f}] | {row['fraction_positive']:.2f} |"
         )
@@ -400,8 +391,8 @@ def report_markdown(summary: Mapping[str, Any], header: Mapping[str, str]) -> st
         "",
         *_best_so_far_table(analysis, spaces),
         "",
-        f"## Trials to target (target = best found {_pct(analysis['best_objective'])} minus "
-        f"{100 * analysis['tolerance']:.1f} points = {_pct(analysis['target'])})",
+        f"## Trials to target (target = best found {pct(analysis['best_objective'])} minus "
+        f"{100 * analysis['tolerance']:.1f} points = {pct(analysis['target'])})",
         "",
         "| space | mean trials to target [95% CI] | reached | per replicate (- = never, counted as trials + 1) |",
         "|---|---|---:|---|",
@@ -433,7 +424,7 @@ def report_markdown(summary: Mapping[str, Any], header: Mapping[str, str]) -> st
     ]
     for space in spaces:
         data = summary["spaces"][space]
-        per = ", ".join(f"{_pct(r['val'])} / {_pct(r['test'])}" for r in data["per_replicate"])
+        per = ", ".join(f"{pct(r['val'])} / {pct(r['test'])}" for r in data["per_replicate"])
         lines.append(f"| {space} | {_ci(data['best_val'])} | {_ci(data['best_test'])} | {per} |")
     lines += [
         "",
@@ -470,10 +461,10 @@ def _in_short(summary: Mapping[str, Any], spaces: Sequence[str], analysis: Mappi
     if all(sobol[s]["mean"] is not None for s in spaces):
         first = {s: by_name[s]["best_so_far_mean"][0] for s in spaces if by_name.get(s, {}).get("best_so_far_mean")}
         lines.append(
-            f"- **Random configurations**: {b} {_pct(sobol[b]['mean'])} (std {100 * sobol[b]['std']:.1f} pts) against "
-            f"{a} {_pct(sobol[a]['mean'])} (std {100 * sobol[a]['std']:.1f} pts) over the Sobol points. The space "
+            f"- **Random configurations**: {b} {pct(sobol[b]['mean'])} (std {100 * sobol[b]['std']:.1f} pts) against "
+            f"{a} {pct(sobol[a]['mean'])} (std {100 * sobol[a]['std']:.1f} pts) over the Sobol points. The space "
             "whose random points are better starts ahead"
-            + (f" (mean of the first trial: {b} {_pct(first[b])}, {a} {_pct(first[a])})" if len(first) == 2 else "")
+            + (f" (mean of the first trial: {b} {pct(first[b])}, {a} {pct(first[a])})" if len(first) == 2 else "")
             + ": a head start from a better-placed, smaller space, which trials-to-target counts as well.",
         )
     if all(best[s]["mean"] is not None for s in spaces):
@@ -505,7 +496,7 @@ def _controls(summary: Mapping[str, Any], spaces: Sequence[str], analysis: Mappi
     for space in spaces:
         s = summary["spaces"][space]["sobol_spread"]
         std = "-" if s["std"] is None else f"{100 * s['std']:.1f} pts"
-        lines.append(f"| {space} | {s['n']} | {_pct(s['mean'])} | {std} | {_pct(s['min'])} | {_pct(s['max'])} |")
+        lines.append(f"| {space} | {s['n']} | {pct(s['mean'])} | {std} | {pct(s['min'])} | {pct(s['max'])} |")
     spreads = [
         f"{space} {summary['spaces'][space]['sobol_spread']['std'] / noise:.1f}x"
         for space in spaces
@@ -522,7 +513,7 @@ def _controls(summary: Mapping[str, Any], spaces: Sequence[str], analysis: Mappi
         "",
         "### Validation noise",
         "",
-        f"With {VALIDATION_RECORDINGS} validation recordings, one accuracy near the best ({_pct(best)}) has a "
+        f"With {VALIDATION_RECORDINGS} validation recordings, one accuracy near the best ({pct(best)}) has a "
         f"binomial standard error of {100 * noise:.1f} points (95%: +-{196 * noise:.1f}). "
         + (
             f"The two spaces' mean final best differ by {100 * gap:.1f} points, "
@@ -554,15 +545,15 @@ def _frozen_lines(summary: Mapping[str, Any], spaces: Sequence[str], noise: floa
         "",
         "| | n | validation mean (min, max) | test mean (min, max) |",
         "|---|---:|---|---|",
-        f"| frozen binary weights | {val['n']} | {_pct(val['mean'])} ({_pct(val['min'])}, {_pct(val['max'])}) "
-        f"| {_pct(test['mean'])} ({_pct(test['min'])}, {_pct(test['max'])}) |",
+        f"| frozen binary weights | {val['n']} | {pct(val['mean'])} ({pct(val['min'])}, {pct(val['max'])}) "
+        f"| {pct(test['mean'])} ({pct(test['min'])}, {pct(test['max'])}) |",
     ]
     for space in spaces:
         data = summary["spaces"][space]
         sobol = data["sobol_spread"]
         lines.append(
-            f"| {space}: random configurations (Sobol) | {sobol['n']} | {_pct(sobol['mean'])} "
-            f"({_pct(sobol['min'])}, {_pct(sobol['max'])}) | - |"
+            f"| {space}: random configurations (Sobol) | {sobol['n']} | {pct(sobol['mean'])} "
+            f"({pct(sobol['min'])}, {pct(sobol['max'])}) | - |"
         )
         lines.append(
             f"| {space}: best per study (tuned) | {data['best_val']['n']} | {_ci(data['best_val'])} | "
@@ -706,8 +697,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BnnTuneError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main)

@@ -2,7 +2,8 @@
 latent-weight to filter mapping of Quist, Li and van Gemert (ICLR 2023).
 
 Built-ins (paper Table 1): ``latent`` (6 tuned hyperparameters), ``filter`` (2: alpha, gamma) and ``bop``.
-Register another with :func:`register_space`; the tuner looks spaces up by name with :func:`get_space`.
+Register another with :func:`register_space`; the tuner looks spaces up by name with :func:`get_space`;
+:func:`sample_point` draws a uniformly random point of a space.
 """
 
 from search_spaces._builtin import BOP_SPACE, FILTER_SPACE, LATENT_SPACE
@@ -15,6 +16,7 @@ from search_spaces._registry import (
     register_space,
     unregister_space,
 )
+from search_spaces._sampling import sample_point
 from search_spaces._space import SearchSpace, TrialArguments
 
 __all__ = [
@@ -31,5 +33,6 @@ __all__ = [
     "latent_to_filter",
     "list_spaces",
     "register_space",
+    "sample_point",
     "unregister_space",
 ]

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+
+from tests.experiments._scripts import csv_rows, load_script
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-SCRIPT = REPOSITORY / "experiments" / "cifar10.py"
-
-
-def _load_script() -> Any:
-    # experiments/ is a folder of scripts, not a package: load the file with its folder on the path.
-    if str(SCRIPT.parent) not in sys.path:
-        sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("cifar10_experiment", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_reads_every_epoch_of_the_committed_gpu_log() -> None:
-    script = _load_script()
+    script = load_script("cifar10")
     points = script.gpu_points(script.GPU_LOG)
     assert [p["epoch"] for p in points] == list(range(1, 37))
     assert points[-1]["test_accuracy"] == 0.7019 and points[-1]["val_accuracy"] == 0.6996
@@ -35,7 +20,7 @@ def test_reads_every_epoch_of_the_committed_gpu_log() -> None:
 
 
 def test_report_figure_and_csv_from_a_run(tmp_path: Path) -> None:
-    script = _load_script()
+    script = load_script("cifar10")
     from _runs import Run, save_figure, write_csv
 
     gpu = script.gpu_points(script.GPU_LOG)
@@ -52,5 +37,4 @@ def test_report_figure_and_csv_from_a_run(tmp_path: Path) -> None:
     assert paths[0].read_bytes().startswith(b"\x89PNG")
     assert ET.fromstring(paths[1].read_bytes()).tag.endswith("svg")
     write_csv(tmp_path / "curves.csv", [{"run": "h200", **p} for p in gpu])
-    with (tmp_path / "curves.csv").open() as handle:
-        assert len(list(csv.DictReader(handle))) == 36
+    assert len(csv_rows(tmp_path / "curves.csv")) == 36

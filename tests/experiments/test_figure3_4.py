@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.experiments._scripts import csv_rows, load_script
 from trainers.errors import InvalidInputError
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCRIPT = REPOSITORY / "experiments" / "figure3_4.py"
-
-
-def _load_script() -> Any:
-    # experiments/ is a folder of scripts that import _runs from their own folder, as `python experiments/...` runs.
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("figure3_4", SCRIPT)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return module
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _run(*args: str) -> None:
@@ -59,7 +38,7 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
         assert (out / f"{name}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         assert ET.fromstring((out / f"{name}.svg").read_bytes()).tag.endswith("svg")
 
-    runs3 = _rows(out / "figure3_runs.csv")
+    runs3 = csv_rows(out / "figure3_runs.csv")
     assert {(row["lr"], row["init_scale"]) for row in runs3} == {
         ("0.1", "0.1"),
         ("0.1", "1.0"),
@@ -67,12 +46,12 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
         ("1.0", "1.0"),
     }
     assert all(row["weight_decay"] == "0.0" for row in runs3)
-    runs4 = _rows(out / "figure4_runs.csv")
+    runs4 = csv_rows(out / "figure4_runs.csv")
     assert sorted(row["setting"] for row in runs4) == ["magnitude-dependent", "magnitude-independent"]
     assert all(abs(float(row["alpha"]) - 0.01) < 1e-12 for row in runs4)
-    assert len(_rows(out / "figure3_curves.csv")) == 4 and len(_rows(out / "figure4_curves.csv")) == 2
+    assert len(csv_rows(out / "figure3_curves.csv")) == 4 and len(csv_rows(out / "figure4_curves.csv")) == 2
     assert {"lr", "init_scale", "seed", "epoch", "val_accuracy", "flip_ratio"} <= set(
-        _rows(out / "figure3_curves.csv")[0]
+        csv_rows(out / "figure3_curves.csv")[0]
     )
 
     report = (out / "report.md").read_text()
@@ -89,7 +68,7 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
 
 
 def test_sweep_weight_decay_keeps_alpha() -> None:
-    sweep_weight_decay = _load_script().sweep_weight_decay
+    sweep_weight_decay = load_script("figure3_4").sweep_weight_decay
     assert sweep_weight_decay(1e-4, 1e-2) == pytest.approx(100.0)
     assert 1e-4 * sweep_weight_decay(1e-4, 1e-2) == pytest.approx(1e-2)
     with pytest.raises(InvalidInputError):

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from tests.experiments._scripts import csv_rows, load_script
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCRIPT = REPOSITORY / "experiments" / "figure5_6.py"
-
-
-def _load_script() -> Any:
-    # experiments/ is a folder of scripts, not a package: load the file as `python experiments/...` runs it, with
-    # its folder on sys.path for `import _runs`.
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("figure5_6", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
@@ -48,7 +31,7 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
         assert (out / f"{name}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         assert ET.fromstring((out / f"{name}.svg").read_bytes()).tag.endswith("svg")
 
-    runs = _rows(out / "runs.csv")
+    runs = csv_rows(out / "runs.csv")
     assert [row["part"] for row in runs] == ["sweep", "sweep", "frozen", "frozen-none", "decay"]
     assert [float(row["alpha"]) for row in runs[:2]] == [1e-6, 0.1]
     assert {row["decay"] for row in runs[:2]} == {"cosine"} and runs[4]["decay"] == "none"
@@ -56,7 +39,7 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     assert all(0.0 <= float(row["mean_flip_ratio"]) <= 1.0 for row in runs)
     assert "--optimizer frozen" in runs[2]["command"] and "--decay none" in runs[3]["command"]
 
-    curves = _rows(out / "curves.csv")
+    curves = csv_rows(out / "curves.csv")
     assert len(curves) == 5 and {"part", "alpha", "decay", "epoch", "flip_ratio", "val_accuracy"} <= set(curves[0])
 
     report = (out / "report.md").read_text()
@@ -65,18 +48,18 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     assert "![Figure 5](figure5.png)" in report and "![Figure 6](figure6.png)" in report
 
     # --replot rebuilds the runs from the CSV files: the same report comes out.
-    assert _load_script().main(["--replot", "--out", str(out)]) == 0
+    assert load_script("figure5_6").main(["--replot", "--out", str(out)]) == 0
     assert (out / "report.md").read_text() == report
 
 
 def test_alpha_grid_spans_1e6_to_1e1() -> None:
-    grid = _load_script().alpha_grid(9)
+    grid = load_script("figure5_6").alpha_grid(9)
     assert grid[0] == 1e-6 and grid[-1] == 0.1 and len(grid) == 9
     assert grid == sorted(grid)
 
 
 def test_decay_alphas_are_the_best_and_its_neighbours() -> None:
-    module = _load_script()
+    module = load_script("figure5_6")
     grid = [1e-4, 1e-3, 1e-2, 1e-1]
 
     def run(alpha: float, val: float) -> Any:

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from tests.experiments._scripts import csv_rows, load_script
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCRIPT = REPOSITORY / "experiments" / "figure7.py"
-
-
-def _load_script() -> Any:
-    # experiments/ is a folder of scripts, not a package: load the file as `python experiments/...` runs it, with
-    # its folder on sys.path for `import _runs`.
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("figure7", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
@@ -42,16 +25,16 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     assert (out / "figure7.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert ET.fromstring((out / "figure7.svg").read_bytes()).tag.endswith("svg")
 
-    runs = _rows(out / "runs.csv")
+    runs = csv_rows(out / "runs.csv")
     assert [row["kind"] for row in runs] == ["latent", "filter", "control"]
     filter_run = runs[1]
     assert (float(filter_run["alpha"]), float(filter_run["gamma"])) == (0.1 * 1e-2, 1 - 0.9)
     assert "--init-scale 0.0" in runs[0]["command"] and "--ste-clip --scaling" in runs[2]["command"]
 
-    curves = _rows(out / "curves.csv")
+    curves = csv_rows(out / "curves.csv")
     assert len(curves) == 3 and {row["epoch"] for row in curves} == {"1"}
 
-    pairs = _rows(out / "pairs.csv")
+    pairs = csv_rows(out / "pairs.csv")
     assert [row["comparison"] for row in pairs] == ["latent vs filter", "control vs filter"]
     # Same seed, w0 = 0, no clipping or scaling: the matched pair trains the same net.
     assert pairs[0]["same_final_val"] == "True" and pairs[0]["max_abs_train_loss_diff"] == "0.0"
@@ -61,7 +44,7 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     assert "![Figure 7](figure7.png)" in report
 
     # --replot rebuilds the runs from the CSV files: the same report comes out.
-    assert _load_script().main(["--replot", "--out", str(out)]) == 0
+    assert load_script("figure7").main(["--replot", "--out", str(out)]) == 0
     assert (out / "report.md").read_text() == report
 
 
@@ -74,7 +57,7 @@ def _run(module: Any, values: list[tuple[float, float, float]]) -> Any:
 
 
 def test_pair_difference_finds_the_first_differing_epoch() -> None:
-    module = _load_script()
+    module = load_script("figure7")
     a = _run(module, [(0.5, 0.5, 0.1), (0.8, 0.7, 0.01)])
     same = module.pair_difference(a, _run(module, [(0.5, 0.5, 0.1), (0.8, 0.7, 0.01)]))
     assert same["first_differing_epoch"] is None and same["same_final_val"] and same["max_abs_flip_diff"] == 0.0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,26 +9,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from tests.experiments._scripts import csv_rows, load_script
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCRIPT = REPOSITORY / "experiments" / "figure8.py"
-
-
-def _load_script() -> Any:
-    # experiments/ is a folder of scripts, not a package: load the file itself, as `python experiments/...` runs it
-    # (with the script's folder on the path, for its shared helper module).
-    if str(SCRIPT.parent) not in sys.path:
-        sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("figure8", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
@@ -50,7 +32,7 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     assert (out / "figure8.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert ET.fromstring((out / "figure8.svg").read_bytes()).tag.endswith("svg")
 
-    trials = _rows(out / "trials.csv")
+    trials = csv_rows(out / "trials.csv")
     assert len(trials) == 2 * 2 * 2  # spaces x replicates x trials
     assert {"study_id", "space", "replicate", "trial", "state", "sobol", "objective", "test_accuracy_last"} <= set(
         trials[0]
@@ -60,12 +42,12 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     # Fewer trials than Sobol points: every completed trial is a Sobol point.
     assert all(row["sobol"] == "True" for row in trials if row["state"] == "completed")
 
-    curves = _rows(out / "curves.csv")
+    curves = csv_rows(out / "curves.csv")
     assert {"study_id", "space", "trial", "epoch", "val_accuracy", "test_accuracy", "flip_ratio"} <= set(curves[0])
     completed = [row for row in curves if row["trial_state"] == "completed"]
     assert completed and all(row["epoch"] == "1" for row in completed)
 
-    tolerance = _rows(out / "tolerance.csv")
+    tolerance = csv_rows(out / "tolerance.csv")
     assert [float(row["tolerance"]) for row in tolerance] == [0.005, 0.01, 0.02, 0.03]
 
     summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
@@ -77,7 +59,7 @@ def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     assert "--replicates 20 --trials 25 --epochs 20" in report
     assert "REDUCED" in report and "Frozen-weights control (binary weights frozen at random init)" in report
 
-    frozen = _rows(out / "frozen.csv")
+    frozen = csv_rows(out / "frozen.csv")
     assert [row["seed"] for row in frozen] == ["0", "1"]
     assert all(0.0 <= float(row["val_accuracy"]) <= 1.0 for row in frozen)
     assert summary["frozen"]["val"]["n"] == 2
@@ -89,7 +71,7 @@ def _analysis(mean: float, lo: float, hi: float) -> dict[str, Any]:
 
 
 def test_verdict_reads_the_difference_interval() -> None:
-    verdict = _load_script().verdict
+    verdict = load_script("figure8").verdict
     assert verdict(_analysis(9.0, 6.0, 12.0), 25).startswith("Yes, on this run")
     assert "about as many as the paper's" in verdict(_analysis(9.0, 6.0, 12.0), 25)
     assert verdict(_analysis(3.0, 1.0, 5.0), 25).startswith("Partly")
