@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,3 +32,18 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
     """The rows of a CSV file with a header line, as dicts of strings."""
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def run_script(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python experiments/<name>.py ARGS`` from the repository root, as a user would; fail the test with the
+    end of its stderr unless it exits 0."""
+    done = subprocess.run(
+        [sys.executable, str(EXPERIMENTS / f"{name}.py"), *args],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.experiments._scripts import csv_rows, load_script
+from tests.experiments._scripts import csv_rows, load_script, run_script
 from trainers.errors import InvalidInputError
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-SCRIPT = REPOSITORY / "experiments" / "figure3_4.py"
 
 
 def _run(*args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_script("figure3_4", *args, timeout=600)
 
 
 def test_tiny_run_writes_every_output(tmp_path: Path) -> None:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from tests.experiments._scripts import csv_rows, load_script
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-SCRIPT = REPOSITORY / "experiments" / "figure5_6.py"
+from tests.experiments._scripts import csv_rows, load_script, run_script
 
 
 def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     out = tmp_path / "figure5-6"
     args = ["--alphas", "2", "--gammas", "0.1", "--seeds", "1", "--decay-alphas", "1", "--epochs", "1"]
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--max-train", "200", "--out", str(out)],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_script("figure5_6", *args, "--max-train", "200", "--out", str(out))
 
     for name in ("figure5", "figure6"):
         assert (out / f"{name}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from tests.experiments._scripts import csv_rows, load_script
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-SCRIPT = REPOSITORY / "experiments" / "figure8.py"
+from tests.experiments._scripts import csv_rows, load_script, run_script
 
 
 def test_tiny_run_writes_every_output(tmp_path: Path) -> None:
     out = tmp_path / "figure8"
     args = ["--replicates", "2", "--trials", "2", "--epochs", "1", "--max-train", "200", "--executor", "inline"]
     args += ["--frozen-seeds", "2"]
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--out", str(out)],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_script("figure8", *args, "--out", str(out))
 
     assert (out / "figure8.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert ET.fromstring((out / "figure8.svg").read_bytes()).tag.endswith("svg")

@@ -4,6 +4,7 @@ from the root conftest)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,12 @@ def storage(empty_storage: Storage) -> Storage:
     """A storage migrated to the newest schema."""
     empty_storage.migrate()
     return empty_storage
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> tuple[Storage, str]:
+    """A migrated storage on a fresh SQLite file, and its URL (for workers that open their own connection)."""
+    url = f"sqlite:///{tmp_path / 'bnn-tune.db'}"
+    storage = Storage(url)
+    storage.migrate()
+    return storage, url

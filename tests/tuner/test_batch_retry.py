@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -19,14 +18,6 @@ EPOCHS = 10
 # The full FSDD training split and 10 epochs: the batch of three trains for seconds, long enough to be killed after
 # its first epoch is stored and before it ends.
 REQUEST = StudyRequest(task="audio", space="filter", n_trials=1, epochs=EPOCHS, seed=0, max_train=2400)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> tuple[Storage, str]:
-    url = f"sqlite:///{tmp_path / 'bnn-tune.db'}"
-    storage = Storage(url)
-    storage.migrate()
-    return storage, url
 
 
 def _kill_batch_worker_when_it_reports(storage: Storage, study_ids: list[int], killed: list[int]) -> None:

@@ -21,14 +21,6 @@ from tuner.submit import StudyRequest, submit_comparison, submit_study
 QUICK = StudyRequest(task="audio", space="filter", n_trials=3, epochs=1, seed=0, max_train=200)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> tuple[Storage, str]:
-    url = f"sqlite:///{tmp_path / 'bnn-tune.db'}"
-    storage = Storage(url)
-    storage.migrate()
-    return storage, url
-
-
 def inline_scheduler(storage: Storage, url: str) -> Scheduler:
     return Scheduler(storage, InlineExecutor(), database_url=url, poll_seconds=0.01)
 
