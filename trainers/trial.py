@@ -25,7 +25,16 @@ from trainers.layers import BinaryOptions
 from trainers.models import build_model
 from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizers
 
-__all__ = ["EpochPoint", "TrialResult", "TrialSpec", "cached_task_data", "evaluate", "resolve_device", "train_trial"]
+__all__ = [
+    "EpochPoint",
+    "TrialResult",
+    "TrialSpec",
+    "build_trial_model",
+    "cached_task_data",
+    "evaluate",
+    "resolve_device",
+    "train_trial",
+]
 
 DECAY_KEYS = {"filter": "alpha", "latent": "lr", "bop": None, "frozen": None}
 
@@ -125,6 +134,20 @@ def resolve_device(device: str | None) -> torch.device:
     return resolved
 
 
+def build_trial_model(spec: TrialSpec, data: TaskData) -> nn.Module:
+    """The model ``spec`` trains, initialized as :func:`train_trial` initializes it (global RNG seeded with
+    ``spec.seed``), on the CPU. The batched trainer builds every member through this, so that member k starts where
+    the single trial would."""
+    torch.manual_seed(spec.seed)
+    return build_model(
+        spec.task,
+        num_classes=data.num_classes,
+        input_shape=data.input_shape,
+        width=spec.width,
+        binary=spec.binary,
+    )
+
+
 @lru_cache(maxsize=4)
 def cached_task_data(task: str, data_dir: str | None, max_train: int | None) -> TaskData:
     """The task's data, loaded once per process for the same arguments (the last four kept).
@@ -197,14 +220,7 @@ def train_trial(
     """
     device = resolve_device(spec.device)
     data = data if data is not None else cached_task_data(spec.task, spec.data_dir, spec.max_train)
-    torch.manual_seed(spec.seed)
-    model = build_model(
-        spec.task,
-        num_classes=data.num_classes,
-        input_shape=data.input_shape,
-        width=spec.width,
-        binary=spec.binary,
-    ).to(device)
+    model = build_trial_model(spec, data).to(device)
     optimizers = build_optimizers(model, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)
     bnn_optimizer, real_optimizer = optimizers
     assert isinstance(bnn_optimizer, BinaryOptimizer)

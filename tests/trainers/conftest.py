@@ -7,11 +7,12 @@ import math
 import pickle
 import tarfile
 import wave
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -197,3 +198,12 @@ def imagenet_root(tmp_path: Path) -> Path:
                 fmt, suffix = ("PNG", ".png") if i == 2 else ("JPEG", ".JPEG")
                 (folder / f"img{i}{suffix}").write_bytes(_jpeg_bytes(img, fmt))
     return root
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch at one intra-op thread for the test, the previous count restored after it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -21,9 +20,9 @@ from trainers.batched import BatchedAudioFC, TrialBatch, batch_key, check_batch,
 from trainers.data import TaskData, TensorSplit, load_task_data
 from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.layers import BinaryOptions
-from trainers.models import AudioFC, build_model
+from trainers.models import AudioFC
 from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizers
-from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
+from trainers.trial import EpochPoint, TrialResult, TrialSpec, build_trial_model, train_trial
 
 MAX_TRAIN = 160
 BASE = TrialSpec(task="audio", epochs=2, batch_size=32, width=16, max_train=MAX_TRAIN, device="cpu")
@@ -44,12 +43,8 @@ LATENT_BINARY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Batched and single paths agree exactly only at one torch thread (the same reduction order).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +63,7 @@ def _specs(optimizer: str, **changes: object) -> list[TrialSpec]:
 
 def _single_run(spec: TrialSpec, data: TaskData, *, order_seed: int | None = None) -> tuple[AudioFC, list[float]]:
     """``train_trial``'s steps in float64: the trained model and the flip ratio of every epoch."""
-    torch.manual_seed(spec.seed)
-    model = build_model(
-        spec.task,
-        num_classes=data.num_classes,
-        input_shape=data.input_shape,
-        width=spec.width,
-        binary=spec.binary,
-    ).double()
+    model = build_trial_model(spec, data).double()
     assert isinstance(model, AudioFC)
     bnn, adam = build_optimizers(model, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)
     assert isinstance(bnn, BinaryOptimizer)

@@ -27,7 +27,7 @@ from trainers.batched._optim import (
 )
 from trainers.data import Split, TaskData, TensorSplit
 from trainers.errors import InvalidInputError, TrainingDivergedError
-from trainers.models import AudioFC, build_model
+from trainers.models import AudioFC
 from trainers.optim import (
     FilterOptimizer,
     HyperparameterDecay,
@@ -35,7 +35,7 @@ from trainers.optim import (
     decay_factor,
     split_parameters,
 )
-from trainers.trial import EpochPoint, TrialResult, TrialSpec, cached_task_data, resolve_device
+from trainers.trial import EpochPoint, TrialResult, TrialSpec, build_trial_model, cached_task_data, resolve_device
 
 __all__ = ["BATCH_FIELDS", "TrialBatch", "batch_key", "check_batch", "train_batch"]
 
@@ -91,14 +91,7 @@ def _build(
     model: BatchedAudioFC | None = None
     tie_signs: list[Tensor] = []
     for k, spec in enumerate(specs):
-        torch.manual_seed(spec.seed)
-        single = build_model(
-            spec.task,
-            num_classes=data.num_classes,
-            input_shape=data.input_shape,
-            width=spec.width,
-            binary=spec.binary,
-        ).to(device)
+        single = build_trial_model(spec, data).to(device)
         assert isinstance(single, AudioFC)
         # Validates the hyperparameters, binarizes for filter and Bop, and draws from the global RNG exactly
         # as the single path does (the filter's tie-sign seed).
