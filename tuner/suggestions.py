@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -135,10 +136,12 @@ class SuggestionPool:
                 try:
                     answers[key] = future.result()
                     continue
+                except BrokenProcessPool as error:
+                    # A worker died: the pool takes no more work; the next call starts a fresh one.
+                    log.warning("the suggestion pool broke (%s); suggesting here", error)
+                    self._discard()
                 except Exception as error:
                     log.warning("a suggestion worker failed (%s: %s); suggesting here", type(error).__name__, error)
-                    if self._pool is not None and getattr(self._pool, "_broken", False):
-                        self._discard()
             try:
                 answers[key] = suggest_from_history(request)
             except BnnTuneError as error:
