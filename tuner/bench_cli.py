@@ -1,7 +1,7 @@
 """The ``bench`` commands of the CLI: performance measurements that print figures.
 
-``bench batched`` trains K audio trials one by one (``train_trial``) and the same K as one batch
-(``train_batch``), in the same process on the same data, and prints both times and the speedup.
+``bench batched`` trains K trials (audio or CIFAR-10) one by one (``train_trial``) and the same K as one
+batch (``train_batch``), in the same process on the same data, and prints both times and the speedup.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
+    from trainers.data import Split, TaskData
     from trainers.trial import TrialSpec
 
 __all__ = ["add_bench_parsers"]
 
+_TASKS = ("audio", "cifar10")
 # Log-uniform ranges the members' hyperparameters are drawn from: typical values of each optimizer, where a
 # run neither stalls nor diverges; their values barely change the cost of a step.
 _LOG_RANGES: dict[str, dict[str, tuple[float, float]]] = {
@@ -34,7 +36,8 @@ def add_bench_parsers(commands: Any) -> None:
     """Add ``bench`` with its subcommand ``batched`` to the CLI's subparsers."""
     bench = commands.add_parser("bench", help="performance measurements")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
-    p = bench_commands.add_parser("batched", help="K audio trials one by one against the same K as one batch")
+    p = bench_commands.add_parser("batched", help="K trials one by one against the same K as one batch")
+    p.add_argument("--task", choices=_TASKS, default="audio", help="audio (AudioFC) or cifar10 (BiRealNet20)")
     p.add_argument("--members", type=int, default=40, help="trials K (default 40)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per trial (default 2)")
     p.add_argument("--width", type=int, default=256, help="hidden width of the audio net (default 256)")
@@ -50,6 +53,12 @@ def add_bench_parsers(commands: Any) -> None:
     )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-train", type=int, default=None, help="use at most this many training examples")
+    p.add_argument(
+        "--max-eval",
+        type=int,
+        default=None,
+        help="evaluate on at most this many validation and test examples each (a random sample)",
+    )
     p.add_argument("--data-dir", default=None, help="data root (else $BNN_TUNE_DATA, ./data, ../shared/data)")
     p.add_argument("--seed", type=int, default=0, help="member k has seed + k; also seeds the hyperparameters")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
@@ -73,19 +82,43 @@ def _member_specs(args: argparse.Namespace) -> list[TrialSpec]:
             drawn["momentum"] = 1.0 - drawn.pop("one_minus_momentum")
         specs.append(
             TrialSpec(
-                task="audio",
+                task=args.task,
                 optimizer=args.optimizer,
                 hyperparameters=drawn,
                 epochs=args.epochs,
                 batch_size=args.batch_size,
                 seed=args.seed + k,
-                width=args.width,
+                width=args.width if args.task == "audio" else None,
                 max_train=args.max_train,
                 data_dir=args.data_dir,
                 device=args.device,
             )
         )
     return specs
+
+
+def _eval_sample(data: TaskData, max_eval: int | None) -> TaskData:
+    """``data`` with at most ``max_eval`` validation and test examples, a seeded random sample of each."""
+    import dataclasses
+
+    import torch
+
+    from trainers.data import TensorSplit
+    from trainers.errors import InvalidInputError
+
+    if max_eval is None:
+        return data
+    if max_eval < 1:
+        raise InvalidInputError(f"--max-eval must be >= 1, got {max_eval}")
+
+    def sample(split: Split) -> Split:
+        if not isinstance(split, TensorSplit) or len(split) <= max_eval:
+            return split
+        # a random sample: the stored splits may be ordered by class
+        keep = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:max_eval]
+        return TensorSplit(split.x[keep], split.y[keep], split.num_classes, normalize=split.normalize)
+
+    return dataclasses.replace(data, val=sample(data.val), test=sample(data.test))
 
 
 def _cmd_bench_batched(args: argparse.Namespace, console: Console) -> dict[str, object]:
@@ -104,11 +137,13 @@ def _cmd_bench_batched(args: argparse.Namespace, console: Console) -> dict[str, 
             raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    data = load_task_data("audio", args.data_dir, max_train=args.max_train)
+    data = _eval_sample(load_task_data(args.task, args.data_dir, max_train=args.max_train), args.max_eval)
     members = len(specs)
+    model = f"width {args.width}" if args.task == "audio" else "BiRealNet20"
     console.print(
-        f"members {members}, epochs {args.epochs}, width {args.width}, optimizer {args.optimizer}, "
-        f"device {device} ({torch.get_num_threads()} CPU threads), data {data.description}",
+        f"task {args.task} ({model}), members {members}, epochs {args.epochs}, optimizer {args.optimizer}, "
+        f"device {device} ({torch.get_num_threads()} CPU threads), data {data.description}; "
+        f"evaluated on {len(data.val)} val and {len(data.test)} test examples",
         soft_wrap=True,
     )
     # One short run of each path first, so that neither pays one-time costs (thread pools, kernels, the
@@ -144,9 +179,12 @@ def _cmd_bench_batched(args: argparse.Namespace, console: Console) -> dict[str, 
         return sum(finished) / len(finished) if finished else None
 
     result: dict[str, object] = {
+        "task": args.task,
         "members": members,
         "epochs": args.epochs,
-        "width": args.width,
+        "width": args.width if args.task == "audio" else None,
+        "max_train": args.max_train,
+        "max_eval": args.max_eval,
         "optimizer": args.optimizer,
         "shared_order": args.shared_order,
         "device": str(device),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import torch
+
 from tuner.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
 
 __all__ = ["Executor", "InlineExecutor"]
@@ -61,7 +63,7 @@ class InlineExecutor(Executor):
             return []
         if self.batch:
             jobs, self._queue = self._queue, []
-            groups = group_jobs(jobs)
+            groups = group_jobs(jobs, cuda_available=torch.cuda.is_available())
         else:
             groups = [[self._queue.pop(0)]]
         finished: list[tuple[TrialJob, TrialOutcome]] = []

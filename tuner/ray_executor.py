@@ -75,6 +75,8 @@ class RayExecutor(Executor):
         if resources_per_trial:
             self._options["resources"] = dict(resources_per_trial)
         self._task = ray.remote(_run_on_ray)
+        # Trials that batch well only on CUDA (CIFAR-10) are grouped only where each task gets a GPU.
+        self._gpu_workers = num_gpus_per_trial > 0
         self.batch = batch
         self._unsent: list[TrialJob] = []
         # One Ray task runs a group of jobs: one job, or with batch=True every job that can share a batched model.
@@ -120,7 +122,7 @@ class RayExecutor(Executor):
 
     def wait(self, timeout: float) -> list[tuple[TrialJob, TrialOutcome]]:
         if self._unsent:
-            for group in group_jobs(self._unsent):
+            for group in group_jobs(self._unsent, cuda_available=self._gpu_workers):
                 self._send(group)
             self._unsent = []
         if not self._pending:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from trainers.batched import batch_key, train_batch
+from trainers.batched import batch_key, train_batch, worth_batching
 from trainers.errors import BnnTuneError, ConflictError, RetryableError
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
 from tuner.early_stopping import EarlyStopping
@@ -131,16 +131,18 @@ def _peer_values(storage: Storage, job: TrialJob, epoch: int, rule: EarlyStoppin
     ]
 
 
-def group_jobs(jobs: Sequence[TrialJob]) -> list[list[TrialJob]]:
+def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False) -> list[list[TrialJob]]:
     """Jobs that can train as one batched model, grouped; the others alone, in submission order.
 
-    Audio trials with the same batch key (task, optimizer, width, epochs, batch size, ...) and database batch
-    together; trials of other tasks, and trials with early stopping (which stops members one by one), run alone.
+    Trials with the same batch key (task, optimizer, width, epochs, batch size, ...) and database batch
+    together where batching gains (:func:`trainers.batched.worth_batching`: audio trials everywhere, CIFAR-10
+    trials where they train on CUDA; ``cuda_available`` says whether the workers have a GPU). Trials of other
+    tasks, and trials with early stopping (which stops members one by one), run alone.
     """
     groups: dict[tuple[object, ...], list[TrialJob]] = {}
     singles: list[list[TrialJob]] = []
     for job in jobs:
-        if job.spec.task != "audio" or job.early_stopping is not None:
+        if job.early_stopping is not None or not worth_batching(job.spec, cuda_available=cuda_available):
             singles.append([job])
         else:
             groups.setdefault((*batch_key(job.spec), job.database_url), []).append(job)

@@ -1,10 +1,8 @@
 """Batched training on the real FSDD recordings: member k of a batch is the single trial with the same spec.
 
-The exact check runs in float64. ``train_trial`` runs float32 only (its splits yield float32 batches), so the
-float64 single path is run here by :func:`_single_run`, the same steps as ``train_trial`` (same seed, model,
-optimizers, schedules and minibatch order) on a float64 copy of the model; with rounding errors near 1e-16 the
-binary weights of both paths must agree exactly. Against ``train_trial`` itself the float32 accuracies must
-agree within half a point on average over seeds.
+The exact check runs in float64 against ``tests.trainers._single.single_run`` (``train_trial``'s steps in
+float64): the binary weights of both paths must agree exactly. Against ``train_trial`` itself the float32
+accuracies must agree within half a point on average over seeds.
 """
 
 from __future__ import annotations
@@ -16,13 +14,13 @@ import pytest
 import torch
 from torch import nn
 
+from tests.trainers._single import binary_signs, single_run
 from trainers.batched import BatchedAudioFC, TrialBatch, batch_key, check_batch, train_batch
 from trainers.data import TaskData, TensorSplit, load_task_data
 from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.layers import BinaryOptions
 from trainers.models import AudioFC
-from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizers
-from trainers.trial import EpochPoint, TrialResult, TrialSpec, build_trial_model, train_trial
+from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
 
 MAX_TRAIN = 160
 BASE = TrialSpec(task="audio", epochs=2, batch_size=32, width=16, max_train=MAX_TRAIN, device="cpu")
@@ -61,45 +59,13 @@ def _specs(optimizer: str, **changes: object) -> list[TrialSpec]:
     return specs
 
 
-def _single_run(spec: TrialSpec, data: TaskData, *, order_seed: int | None = None) -> tuple[AudioFC, list[float]]:
-    """``train_trial``'s steps in float64: the trained model and the flip ratio of every epoch."""
-    model = build_trial_model(spec, data).double()
-    assert isinstance(model, AudioFC)
-    bnn, adam = build_optimizers(model, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)
-    assert isinstance(bnn, BinaryOptimizer)
-    total = math.ceil(len(data.train) / spec.batch_size) * spec.epochs
-    schedules = [HyperparameterDecay(adam, total, spec.decay, key="lr")]
-    decay_key = {"filter": "alpha", "latent": "lr"}.get(spec.optimizer)
-    if decay_key is not None:
-        schedules.append(HyperparameterDecay(bnn, total, spec.decay, key=decay_key))
-    generator = torch.Generator().manual_seed(spec.seed if order_seed is None else order_seed)
-    flip_ratios = []
-    for _ in range(spec.epochs):
-        model.train()
-        bnn.flips.reset()
-        for x, y in data.train.batches(spec.batch_size, shuffle=True, generator=generator, train=True):
-            loss = nn.functional.cross_entropy(model(x.double()), y)
-            for opt in (bnn, adam):
-                opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            for opt in (bnn, adam):
-                opt.step()
-            for schedule in schedules:
-                schedule.step()
-        flip_ratios.append(bnn.flips.ratio())
-    return model, flip_ratios
-
-
-def _binary(w: torch.Tensor, ties: torch.Tensor) -> torch.Tensor:
-    return torch.where(w == 0, ties, torch.sign(w))
-
-
-def _assert_member_is(batch: TrialBatch, k: int, single: AudioFC) -> None:
+def _assert_member_is(batch: TrialBatch, k: int, single: nn.Module) -> None:
     model = batch.model
+    assert isinstance(model, BatchedAudioFC) and isinstance(single, AudioFC)
     for name in ("fc2", "fc3", "fc4"):
         layer = getattr(single, name)
-        got = _binary(getattr(model, name)[k].detach(), layer.tie_signs)
-        assert torch.equal(got, _binary(layer.weight.detach(), layer.tie_signs)), f"member {k}, {name}"
+        got = binary_signs(getattr(model, name)[k].detach(), layer.tie_signs)
+        assert torch.equal(got, binary_signs(layer.weight.detach(), layer.tie_signs)), f"member {k}, {name}"
     torch.testing.assert_close(model.fc1[k].detach(), single.fc1.weight.detach(), rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(model.bn2.running_var[k], single.bn2.running_var, rtol=1e-9, atol=1e-12)
 
@@ -110,7 +76,7 @@ def test_float64_members_end_with_the_single_paths_binary_weights(audio: TaskDat
     batch = TrialBatch(specs, data=audio, dtype=torch.float64)
     results = batch.run()
     for k, spec in enumerate(specs):
-        single, flip_ratios = _single_run(spec, audio)
+        single, flip_ratios = single_run(spec, audio)
         _assert_member_is(batch, k, single)
         result = results[k]
         assert isinstance(result, TrialResult)
@@ -124,7 +90,7 @@ def test_shared_order_gives_every_member_the_first_members_minibatches(audio: Ta
     batch = TrialBatch(specs, data=audio, shared_order=True, dtype=torch.float64)
     batch.run()
     for k, spec in enumerate(specs):
-        single, _ = _single_run(spec, audio, order_seed=specs[0].seed)
+        single, _ = single_run(spec, audio, order_seed=specs[0].seed)
         _assert_member_is(batch, k, single)
 
 
@@ -216,7 +182,7 @@ def test_rejects_what_cannot_be_batched(audio: TaskData) -> None:
     with pytest.raises(InvalidInputError, match="at least one"):
         train_batch([], data=audio)
     with pytest.raises(InvalidInputError, match="no batched model"):
-        check_batch([dataclasses.replace(BASE, task="cifar10")])
+        check_batch([dataclasses.replace(BASE, task="imagenet")])
     with pytest.raises(InvalidInputError, match="alpha"):
         train_batch([dataclasses.replace(BASE, hyperparameters={"alpha": 2.0, "gamma": 0.1})], data=audio)
     with pytest.raises(InvalidInputError, match="dtype"):

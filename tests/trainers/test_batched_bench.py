@@ -39,6 +39,17 @@ def test_bench_batched_prints_both_times_and_the_speedup(optimizer: str) -> None
     assert json.loads(printed.strip().splitlines()[-1]) == result
 
 
+def test_bench_batched_on_cifar10_trains_birealnets() -> None:
+    small = ("--members", "2", "--epochs", "1", "--max-train", "32", "--max-eval", "40", "--batch-size", "16")
+    result, printed = _run("--task", "cifar10", *small, "--device", "cpu")
+    assert result["task"] == "cifar10" and result["width"] is None and result["max_eval"] == 40
+    assert result["members"] == 2 and result["diverged_batched"] == 0 and result["diverged_one_by_one"] == 0
+    assert "BiRealNet20" in printed and "40 val" in printed
+    assert result["mean_val_accuracy_batched"] == pytest.approx(result["mean_val_accuracy_one_by_one"], abs=0.03)
+
+
 def test_bench_batched_rejects_an_empty_batch() -> None:
     with pytest.raises(InvalidInputError, match="members"):
         _run("--members", "0", "--max-train", "64", "--device", "cpu")
+    with pytest.raises(InvalidInputError, match="--max-eval"):
+        _run("--members", "1", "--max-train", "64", "--max-eval", "0", "--device", "cpu")

@@ -1,6 +1,6 @@
-"""Train K audio trials as one :class:`BatchedAudioFC`: the batched ``trainers.trial.train_trial``.
+"""Train K trials as one batched model (:data:`BATCHED_MODELS`): the batched ``trainers.trial.train_trial``.
 
-Member k is initialized exactly as the single path initializes a trial with its seed (the single ``AudioFC``
+Member k is initialized exactly as the single path initializes a trial with its seed (the single network
 is built under ``torch.manual_seed(seed)`` with its optimizers, then copied into slot k), draws its
 minibatches from ``torch.Generator().manual_seed(seed)`` as the single path does, and is updated by the same
 arithmetic: so it follows ``train_trial`` up to floating-point rounding (in float64, to the same binary
@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from trainers.batched._model import BatchedAudioFC
+from trainers.batched._audio import BatchedAudioFC
+from trainers.batched._birealnet import BatchedBiRealNet20
+from trainers.batched._members import BatchedModel
 from trainers.batched._optim import (
     BatchedBinaryOptimizer,
     BatchedBop,
@@ -27,7 +29,6 @@ from trainers.batched._optim import (
 )
 from trainers.data import Split, TaskData, TensorSplit
 from trainers.errors import InvalidInputError, TrainingDivergedError
-from trainers.models import AudioFC
 from trainers.optim import (
     FilterOptimizer,
     HyperparameterDecay,
@@ -37,7 +38,16 @@ from trainers.optim import (
 )
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, build_trial_model, cached_task_data, resolve_device
 
-__all__ = ["BATCH_FIELDS", "TrialBatch", "batch_key", "check_batch", "train_batch"]
+__all__ = [
+    "BATCHED_MODELS",
+    "BATCHED_TASKS",
+    "BATCH_FIELDS",
+    "TrialBatch",
+    "batch_key",
+    "check_batch",
+    "train_batch",
+    "worth_batching",
+]
 
 BATCH_FIELDS: tuple[str, ...] = (
     "task",
@@ -53,8 +63,27 @@ BATCH_FIELDS: tuple[str, ...] = (
 )
 """The ``TrialSpec`` fields all members of a batch share; they may differ in hyperparameters, binary, seed."""
 
-_BATCHED_TASKS = ("audio",)
+BATCHED_MODELS: dict[str, type[BatchedModel]] = {"audio": BatchedAudioFC, "cifar10": BatchedBiRealNet20}
+"""The batched model of each task that has one."""
+BATCHED_TASKS: tuple[str, ...] = tuple(BATCHED_MODELS)
+"""The tasks whose trials can train as one batch."""
+_BATCHED_ON_CPU = frozenset({"audio"})
 _FUSED_ADAM_DEVICES = frozenset({"cpu", "cuda", "mps", "xpu"})
+
+
+def worth_batching(spec: TrialSpec, *, cuda_available: bool) -> bool:
+    """Whether trials like ``spec`` should train as one batch rather than one by one.
+
+    AudioFC trials gain everywhere: their small matmuls leave any device idle. BiRealNet20 trials batch only
+    on CUDA (the spec's device, or CUDA where ``cuda_available`` and the spec names none): on CPU one
+    network's convolutions already keep a core busy, and the grouped convolutions of a batch run slower
+    than the same convolutions one network at a time (see README, "Batched trials").
+    """
+    if spec.task not in BATCHED_MODELS:
+        return False
+    if spec.task in _BATCHED_ON_CPU:
+        return True
+    return spec.device.startswith("cuda") if spec.device is not None else cuda_available
 
 
 def batch_key(spec: TrialSpec) -> tuple[object, ...]:
@@ -72,8 +101,8 @@ def check_batch(specs: Sequence[TrialSpec]) -> None:
     if not specs:
         raise InvalidInputError("a batch needs at least one trial spec")
     first = specs[0]
-    if first.task not in _BATCHED_TASKS:
-        raise InvalidInputError(f"task {first.task!r} has no batched model; batched tasks: {', '.join(_BATCHED_TASKS)}")
+    if first.task not in BATCHED_MODELS:
+        raise InvalidInputError(f"task {first.task!r} has no batched model; batched tasks: {', '.join(BATCHED_TASKS)}")
     for k, spec in enumerate(specs[1:], start=1):
         for name in BATCH_FIELDS:
             if getattr(spec, name) != getattr(first, name):
@@ -85,28 +114,25 @@ def check_batch(specs: Sequence[TrialSpec]) -> None:
 
 def _build(
     specs: Sequence[TrialSpec], data: TaskData, device: torch.device, dtype: torch.dtype
-) -> tuple[BatchedAudioFC, BatchedBinaryOptimizer]:
+) -> tuple[BatchedModel, BatchedBinaryOptimizer]:
     """The batched model and BNN optimizer, member k set up as ``train_trial`` sets up ``specs[k]``."""
-    in_features = math.prod(data.input_shape)
-    model: BatchedAudioFC | None = None
+    model: BatchedModel | None = None
     tie_signs: list[Tensor] = []
     for k, spec in enumerate(specs):
         single = build_trial_model(spec, data).to(device)
-        assert isinstance(single, AudioFC)
         # Validates the hyperparameters, binarizes for filter and Bop, and draws from the global RNG exactly
         # as the single path does (the filter's tie-sign seed).
         bnn = build_optimizers(single, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)[0]
         if model is None:
-            model = BatchedAudioFC(
+            model = BATCHED_MODELS[spec.task].like(
+                single,
                 len(specs),
-                in_features,
-                data.num_classes,
-                single.fc2.weight.shape[0],
                 ste_clip=[s.binary.ste_clip for s in specs],
                 scaling=[s.binary.scaling for s in specs],
                 sign_weights=spec.optimizer != "latent",
                 device=device,
                 dtype=dtype,
+                sample_shape=data.input_shape,
             )
             tie_signs = [torch.empty_like(p) for p in model.binary_weights()]
         model.load_member(k, single)
@@ -120,9 +146,7 @@ def _build(
     return model, _bnn_optimizer(specs, model, tie_signs)
 
 
-def _bnn_optimizer(
-    specs: Sequence[TrialSpec], model: BatchedAudioFC, tie_signs: list[Tensor]
-) -> BatchedBinaryOptimizer:
+def _bnn_optimizer(specs: Sequence[TrialSpec], model: BatchedModel, tie_signs: list[Tensor]) -> BatchedBinaryOptimizer:
     def values(name: str, default: float | None = None) -> Tensor:
         column = [s.hyperparameters.get(name, default) for s in specs]
         return torch.tensor([math.inf if v is None else v for v in column], dtype=torch.float64)
@@ -150,10 +174,12 @@ class _TrainFeed:
         split: Split,
         generators: list[torch.Generator],
         batch_size: int,
+        sample_shape: tuple[int, ...],
         device: torch.device,
         dtype: torch.dtype,
     ) -> None:
         self.split = split
+        self.sample_shape = sample_shape
         self.generators = generators
         self.batch_size = batch_size
         self.device = device
@@ -161,7 +187,8 @@ class _TrainFeed:
         self._tensors: tuple[Tensor, Tensor] | None = None
         if isinstance(split, TensorSplit) and split.augment is None and split.normalize is None:
             # The single path casts every batch to float32; the cast to ``dtype`` from there is exact.
-            x = split.x.to(device=device, dtype=torch.float32).to(dtype).flatten(1)
+            x = split.x.to(device=device, dtype=torch.float32).to(dtype)
+            x = x.reshape(len(x), *sample_shape)
             self._tensors = (x, split.y.to(device))
 
     def epoch(self) -> Iterator[tuple[Tensor, Tensor]]:
@@ -187,7 +214,7 @@ class _TrainFeed:
             for g in self.generators
         ]
         for members in zip(*streams, strict=True):
-            xs = [x.flatten(1).to(self.dtype) for x, _ in members]
+            xs = [x.reshape(len(x), *self.sample_shape).to(self.dtype) for x, _ in members]
             if len(members) == 1:
                 yield xs[0], members[0][1]
             else:
@@ -195,23 +222,23 @@ class _TrainFeed:
 
 
 @torch.no_grad()
-def _correct(model: BatchedAudioFC, split: Split, device: torch.device, batch_size: int = 256) -> Tensor:
+def _correct(model: BatchedModel, split: Split, device: torch.device, batch_size: int = 256) -> Tensor:
     """Correct predictions per member on ``split`` in eval mode (batch-norm running statistics), on device."""
     model.eval()
     correct = torch.zeros(model.members, dtype=torch.int64, device=device)
     for x, y in split.batches(batch_size, shuffle=False, generator=None, device=device):
-        correct += (model(x.flatten(1).to(model.fc1.dtype)).argmax(dim=1) == y).sum(dim=1)
+        correct += (model(x.reshape(len(x), *model.sample_shape).to(model.dtype)).argmax(dim=1) == y).sum(dim=1)
     return correct
 
 
-def _members_finite(model: BatchedAudioFC) -> Tensor:
+def _members_finite(model: BatchedModel) -> Tensor:
     """Per member, whether every one of its parameters is finite: ``[K]`` booleans on the device."""
     flags = [torch.isfinite(p.detach()).flatten(1).all(dim=1) for p in model.parameters()]
     return torch.stack(flags).all(dim=0)
 
 
 class TrialBatch:
-    """K trials of one task and architecture set up as one :class:`BatchedAudioFC`, ready to train.
+    """K trials of one task and architecture set up as one batched model, ready to train.
 
     Building it initializes every member as ``train_trial`` initializes its spec; :meth:`run` trains them.
     The model and optimizers stay reachable for inspection (``model``, ``optimizer``, ``adam``).
@@ -248,7 +275,9 @@ class TrialBatch:
         self.adam_decay = HyperparameterDecay(self.adam, self.total_steps, first.decay, key="lr")
         seeds = [first.seed] if shared_order else [s.seed for s in self.specs]
         generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        self._feed = _TrainFeed(self.data.train, generators, first.batch_size, self.device, dtype)
+        self._feed = _TrainFeed(
+            self.data.train, generators, first.batch_size, self.model.sample_shape, self.device, dtype
+        )
 
     def run(
         self, on_epoch: Callable[[int, EpochPoint], None] | None = None
@@ -304,7 +333,7 @@ class TrialBatch:
         self.optimizer.flips.reset()
         model.train()
         members = model.members
-        loss_sum = torch.zeros(members, dtype=model.fc1.dtype, device=device)
+        loss_sum = torch.zeros(members, dtype=model.dtype, device=device)
         correct = torch.zeros(members, dtype=torch.int64, device=device)
         seen = 0
         for x, y in self._feed.epoch():

@@ -9,17 +9,18 @@ of member k's own minibatch), the function the single network's ``BatchNorm1d`` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from trainers.batched._members import BatchedModel, MemberBatchNorm, member_flags, members_binary
 from trainers.errors import InvalidInputError
 from trainers.layers import sign_ste
 from trainers.models import AudioFC
 
-__all__ = ["BatchedAudioFC", "MemberBatchNorm"]
+__all__ = ["BatchedAudioFC"]
 
 
 class _FirstLayer(torch.autograd.Function):
@@ -62,68 +63,7 @@ class _FirstLayer(torch.autograd.Function):
         return None, grad_x, None
 
 
-class _MemberWeightSign(torch.autograd.Function):
-    """sign(w), ties broken by fixed signs; identity gradient, zero where |w| > 1 for the clipping members."""
-
-    @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, w: Tensor, tie_signs: Tensor, clip: Tensor | None) -> Tensor:
-        if clip is not None:
-            ctx.save_for_backward(w, clip)
-        ctx.clipped = clip is not None  # type: ignore[attr-defined]
-        # sign(2 sign(w) + tie) is sign(w) where w != 0 and the tie sign where w == 0: elementwise passes,
-        # several times cheaper on CPU than torch.where with its boolean mask.
-        return torch.sign(w).mul_(2.0).add_(tie_signs).sign_()
-
-    @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[Tensor, None, None]:
-        if ctx.clipped:  # type: ignore[attr-defined]
-            w, clip = ctx.saved_tensors  # type: ignore[attr-defined]
-            grad = grad * ((w.abs() <= 1) | ~clip).to(grad.dtype)
-        return grad, None, None
-
-
-class MemberBatchNorm(nn.Module):
-    """``BatchNorm1d`` for each of K members, on feature-major activations ``[K, channels, batch]``.
-
-    Same defaults as ``nn.BatchNorm1d`` (momentum 0.1, eps 1e-5, unbiased running variance).
-    """
-
-    def __init__(self, members: int, channels: int, *, device: torch.device, dtype: torch.dtype) -> None:
-        super().__init__()
-        self.eps = 1e-5
-        self.momentum = 0.1
-        self.weight = nn.Parameter(torch.ones(members, channels, device=device, dtype=dtype))
-        self.bias = nn.Parameter(torch.zeros(members, channels, device=device, dtype=dtype))
-        self.register_buffer("running_mean", torch.zeros(members, channels, device=device, dtype=dtype))
-        self.register_buffer("running_var", torch.ones(members, channels, device=device, dtype=dtype))
-        self.running_mean: Tensor
-        self.running_var: Tensor
-
-    def forward(self, h: Tensor) -> Tensor:
-        """Normalize ``h`` of shape ``[K, channels, batch]`` per member and channel."""
-        members, channels, batch = h.shape
-        out = F.batch_norm(
-            h.reshape(1, members * channels, batch),
-            self.running_mean.view(-1),
-            self.running_var.view(-1),
-            self.weight.view(-1),
-            self.bias.view(-1),
-            training=self.training,
-            momentum=self.momentum,
-            eps=self.eps,
-        )
-        return out.view(members, channels, batch)
-
-    @torch.no_grad()
-    def load_member(self, k: int, bn: nn.BatchNorm1d) -> None:
-        """Copy ``bn``'s affine parameters and running statistics into member slot ``k``."""
-        self.weight[k].copy_(bn.weight)
-        self.bias[k].copy_(bn.bias)
-        self.running_mean[k].copy_(bn.running_mean)  # type: ignore[arg-type]
-        self.running_var[k].copy_(bn.running_var)  # type: ignore[arg-type]
-
-
-class BatchedAudioFC(nn.Module):
+class BatchedAudioFC(BatchedModel):
     """K :class:`~trainers.models.AudioFC` networks of one size, trained together.
 
     Member k has its own weights (``fc1`` ``[K, width, in]``; binary ``fc2``, ``fc3`` ``[K, width, width]``
@@ -167,13 +107,10 @@ class BatchedAudioFC(nn.Module):
                 raise InvalidInputError(f"{name} must be >= 1, got {value}")
         if width < 1:
             raise InvalidInputError(f"width must be >= 1, got {width}")
-        if len(ste_clip) != members or len(scaling) != members:
-            raise InvalidInputError(
-                f"ste_clip and scaling need one flag per member ({members}), got {len(ste_clip)} and {len(scaling)}"
-            )
         super().__init__()
         device = torch.device(device)
         self.members = members
+        self.sample_shape = (in_features,)
         self.in_features = in_features
         self.num_classes = num_classes
         self.width = width
@@ -195,31 +132,61 @@ class BatchedAudioFC(nn.Module):
         self.bn2 = MemberBatchNorm(members, width, device=device, dtype=dtype)
         self.bn3 = MemberBatchNorm(members, width, device=device, dtype=dtype)
         self.bn4 = MemberBatchNorm(members, num_classes, device=device, dtype=dtype)
-        # None where no member uses the option, so the common case pays nothing for it.
-        flags = torch.tensor(list(ste_clip), dtype=torch.bool, device=device).view(members, 1, 1)
-        self._clip: Tensor | None = flags if any(ste_clip) else None
-        scale_flags = torch.tensor(list(scaling), dtype=torch.bool, device=device).view(members, 1, 1)
-        self._scaling: Tensor | None = scale_flags if any(scaling) else None
+        self._clip = member_flags(ste_clip, members, "ste_clip", device)
+        self._scaling = member_flags(scaling, members, "scaling", device)
         self._fc1_grad: Tensor | None = None
 
     def binary_weights(self) -> list[nn.Parameter]:
         """The binary (or latent) weights, for the BNN optimizer: ``fc2``, ``fc3``, ``fc4``."""
         return [self.fc2, self.fc3, self.fc4]
 
-    def real_parameters(self) -> list[nn.Parameter]:
-        """Every parameter that is not a binary weight, for Adam: ``fc1`` and the batch norms."""
-        binary = {id(p) for p in self.binary_weights()}
-        return [p for p in self.parameters() if id(p) not in binary]
+    @classmethod
+    def like(
+        cls,
+        single: nn.Module,
+        members: int,
+        *,
+        ste_clip: Sequence[bool],
+        scaling: Sequence[bool],
+        sign_weights: bool,
+        device: torch.device,
+        dtype: torch.dtype,
+        sample_shape: tuple[int, ...],
+    ) -> BatchedAudioFC:
+        """K members of the size of the single network ``single`` (an :class:`AudioFC`), not yet loaded.
 
-    @torch.no_grad()
-    def load_member(self, k: int, model: AudioFC) -> None:
-        """Copy the weights, tie signs and batch-norm state of ``model`` into member slot ``k``.
+        The members take samples flattened: ``sample_shape`` must hold ``in_features`` values.
 
         Raises:
-            InvalidInputError: ``k`` out of range, or ``model`` of another size.
+            InvalidInputError: ``single`` is not an ``AudioFC``, or ``sample_shape`` does not fit it.
         """
-        if not 0 <= k < self.members:
-            raise InvalidInputError(f"member {k} out of range [0, {self.members})")
+        if not isinstance(single, AudioFC):
+            raise InvalidInputError(f"expected an AudioFC, got {type(single).__name__}")
+        width, in_features = single.fc1.weight.shape
+        if math.prod(sample_shape) != in_features:
+            raise InvalidInputError(f"samples of shape {sample_shape} do not fit an AudioFC of {in_features} inputs")
+        return cls(
+            members,
+            in_features,
+            single.fc4.weight.shape[0],
+            width,
+            ste_clip=ste_clip,
+            scaling=scaling,
+            sign_weights=sign_weights,
+            device=device,
+            dtype=dtype,
+        )
+
+    @torch.no_grad()
+    def load_member(self, k: int, model: nn.Module) -> None:
+        """Copy the weights, tie signs and batch-norm state of ``model`` (an AudioFC) into member slot ``k``.
+
+        Raises:
+            InvalidInputError: ``k`` out of range, or ``model`` not an AudioFC of this size.
+        """
+        self.check_member(k)
+        if not isinstance(model, AudioFC):
+            raise InvalidInputError(f"expected an AudioFC, got {type(model).__name__}")
         if model.fc1.weight.shape != self.fc1.shape[1:] or model.fc4.weight.shape != self.fc4.shape[1:]:
             raise InvalidInputError(
                 f"AudioFC of fc1 {tuple(model.fc1.weight.shape)}, fc4 {tuple(model.fc4.weight.shape)} "
@@ -245,11 +212,7 @@ class BatchedAudioFC(nn.Module):
             # weights of -1 and +1 are their own signs, scaling by mean(|w|) = 1 is the identity, and the
             # clipped STE passes every gradient
             return w
-        binary: Tensor = _MemberWeightSign.apply(w, tie_signs, self._clip)  # type: ignore[no-untyped-call]
-        if self._scaling is not None:
-            scale = torch.where(self._scaling, w.abs().mean(dim=2, keepdim=True), 1.0)
-            binary = binary * scale
-        return binary
+        return members_binary(w, tie_signs, self._clip, self._scaling)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``[K, num_classes, batch]`` of a shared minibatch ``[batch, in]`` or of ``[K, batch, in]``.
@@ -257,12 +220,7 @@ class BatchedAudioFC(nn.Module):
         Raises:
             InvalidInputError: ``x`` has neither shape.
         """
-        k = self.members
-        shared = x.dim() == 2 and x.shape[1] == self.in_features
-        if not (shared or (x.dim() == 3 and x.shape[0] == k and x.shape[2] == self.in_features)):
-            raise InvalidInputError(
-                f"expected inputs [batch, {self.in_features}] or [{k}, batch, {self.in_features}], got {tuple(x.shape)}"
-            )
+        self.check_input(x)
         grad = self._fc1_grad_buffer() if torch.is_grad_enabled() and self.fc1.requires_grad else None
         h = self.bn1(_FirstLayer.apply(self.fc1, x, grad))  # type: ignore[no-untyped-call]
         h = self.bn2(torch.bmm(self._binary(self.fc2, self.fc2_tie_signs), sign_ste(h)))
