@@ -151,7 +151,8 @@ def label_phases(batch: TrialBatch) -> None:
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         with record_function("phase:forward" if torch.is_grad_enabled() else "phase:evaluation"):
-            return model_forward(x)
+            logits: torch.Tensor = model_forward(x)
+            return logits
 
     batch.model.forward = forward  # type: ignore[method-assign]
     batch.optimizer.step = _label_calls("phase:bnn_optimizer", batch.optimizer.step)  # type: ignore[method-assign]
@@ -237,7 +238,11 @@ def profile_batch(specs: list[TrialSpec], data: TaskData) -> dict[str, Any]:
             for (phase, (a, b)), f in sorted(times.flops.items(), key=lambda kv: -kv[1])
         ],
         "state_bytes_per_step": state_bytes(batch),
-        "gathered_bytes_per_step": len(specs) * specs[0].batch_size * batch.model.in_features * 2 * FLOAT_BYTES,
+        "gathered_bytes_per_step": len(specs)
+        * specs[0].batch_size
+        * math.prod(batch.model.sample_shape)
+        * 2
+        * FLOAT_BYTES,
     }
 
 
