@@ -16,6 +16,12 @@ export BNN_TUNE_CACHE="${BNN_TUNE_CACHE:-/tmp/bnn-tune-cache}"
 
 { nvidia-smi -L; python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"; } \
   | tee "$out/device.txt"
+# What a full Figure 8 on this machine (bnn-tune compare, Bayesian optimization included) would need beyond torch.
+python3 - <<'PY' | tee -a "$out/device.txt"
+import importlib.util
+needed = ("ax", "botorch", "gpytorch", "sqlalchemy", "ray", "pandas", "scipy", "fastapi", "pytest")
+print("python packages present:", {name: importlib.util.find_spec(name) is not None for name in needed})
+PY
 
 python3 benchmarks/train_throughput.py --device cuda --width 256 --epochs 20 --repeats 3 | tee "$out/audio_cuda.txt"
 python3 benchmarks/train_throughput.py --device cpu --width 256 --epochs 20 --repeats 1 | tee "$out/audio_cpu.txt"

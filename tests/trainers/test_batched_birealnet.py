@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tests.trainers._single import binary_signs, single_run
-from trainers.batched import BatchedBiRealNet20, TrialBatch, train_batch
+from trainers.batched import BatchedAudioFC, BatchedBiRealNet20, MemberSetup, TrialBatch, train_batch
 from trainers.data import TaskData, TensorSplit, load_task_data
 from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.layers import BinaryConv2d, BinaryOptions
@@ -148,16 +148,15 @@ def test_model_matches_single_networks_forward_and_backward() -> None:
         torch.manual_seed(k)
         singles.append(BiRealNet20(5, binary=binary).double())
     nets: list[Any] = singles  # their submodules, reached by name below
-    model = BatchedBiRealNet20.like(
-        singles[0],
-        3,
-        ste_clip=[o.ste_clip for o in options],
-        scaling=[o.scaling for o in options],
+    setup = MemberSetup(
+        ste_clip=tuple(o.ste_clip for o in options),
+        scaling=tuple(o.scaling for o in options),
         sign_weights=False,
         device=torch.device("cpu"),
         dtype=torch.float64,
         sample_shape=(3, 12, 12),
     )
+    model = BatchedBiRealNet20.like(singles[0], setup)
     for k, single in enumerate(singles):
         model.load_member(k, single)
     x = torch.randn(3, 4, 3, 12, 12, dtype=torch.float64)
@@ -187,18 +186,8 @@ def test_model_matches_single_networks_forward_and_backward() -> None:
 
 def test_model_rejects_what_does_not_fit() -> None:
     single = BiRealNet20(10)
-    make = BatchedBiRealNet20.like
-    cpu = torch.device("cpu")
-    model = make(
-        single,
-        2,
-        ste_clip=[False] * 2,
-        scaling=[False] * 2,
-        sign_weights=True,
-        device=cpu,
-        dtype=torch.float32,
-        sample_shape=(3, 32, 32),
-    )
+    setup = MemberSetup((False, False), (False, False), True, torch.device("cpu"), torch.float32, (3, 32, 32))
+    model = BatchedBiRealNet20.like(single, setup)
     with pytest.raises(InvalidInputError, match="expected inputs"):
         model(torch.randn(3, 4, 3, 32, 32))
     with pytest.raises(InvalidInputError, match="out of range"):
@@ -206,16 +195,9 @@ def test_model_rejects_what_does_not_fit() -> None:
     with pytest.raises(InvalidInputError, match="BiRealNet20 of 10 classes"):
         model.load_member(0, BiRealNet20(5))
     with pytest.raises(InvalidInputError, match="expected a BiRealNet20"):
-        make(
-            AudioFC(4, 2, 3),
-            2,
-            ste_clip=[False] * 2,
-            scaling=[False] * 2,
-            sign_weights=True,
-            device=cpu,
-            dtype=torch.float32,
-            sample_shape=(3, 32, 32),
-        )
+        BatchedBiRealNet20.like(AudioFC(4, 2, 3), setup)
+    with pytest.raises(InvalidInputError, match="do not fit an AudioFC of 4 inputs"):
+        BatchedAudioFC.like(AudioFC(4, 2, 3), setup)
     with pytest.raises(InvalidInputError, match="ste_clip needs one flag per member"):
         BatchedBiRealNet20(2, 10, (3, 32, 32), ste_clip=[True], scaling=[False] * 2)
     with pytest.raises(InvalidInputError, match=r"\(3, height, width\)"):

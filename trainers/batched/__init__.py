@@ -5,7 +5,8 @@
 - :class:`TrialBatch`: the same, with the model and optimizers reachable (for tests and checkpoints).
 - :class:`BatchedAudioFC`: K ``AudioFC`` networks as batched matmuls with per-member batch norm.
 - :class:`BatchedBiRealNet20`: K ``BiRealNet20`` networks as grouped convolutions.
-- :class:`BatchedModel`: what both share (:data:`BATCHED_MODELS` names the model of each task).
+- :class:`BatchedModel`: what both share, built by ``like(single, MemberSetup(...))`` (:data:`BATCHED_MODELS`
+  names the model of each task).
 - :class:`BatchedFilter`, :class:`BatchedLatentSGD`, :class:`BatchedBop`: the BNN optimizers with ``[K]``
   hyperparameters, counting flips per member (:class:`MemberFlips`).
 - :func:`check_batch`, :func:`batch_key`, :data:`BATCH_FIELDS`: which specs can share a batch;
@@ -24,7 +25,7 @@ from trainers.batched._loop import (
     train_batch,
     worth_batching,
 )
-from trainers.batched._members import BatchedModel, MemberBatchNorm, MemberBatchNorm2d
+from trainers.batched._members import BatchedModel, MemberBatchNorm, MemberBatchNorm2d, MemberSetup
 from trainers.batched._optim import (
     BatchedBinaryOptimizer,
     BatchedBop,
@@ -46,6 +47,7 @@ __all__ = [
     "BatchedLatentSGD",
     "MemberBatchNorm",
     "MemberBatchNorm2d",
+    "MemberSetup",
     "MemberFlips",
     "TrialBatch",
     "batch_key",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from trainers.batched._members import BatchedModel, MemberBatchNorm, member_flags, members_binary
+from trainers.batched._members import BatchedModel, MemberBatchNorm, MemberSetup
 from trainers.errors import InvalidInputError
 from trainers.layers import sign_ste
 from trainers.models import AudioFC
@@ -114,7 +114,6 @@ class BatchedAudioFC(BatchedModel):
         self.in_features = in_features
         self.num_classes = num_classes
         self.width = width
-        self.sign_weights = sign_weights
 
         def weight(out: int, inp: int) -> nn.Parameter:
             return nn.Parameter(torch.zeros(members, out, inp, device=device, dtype=dtype))
@@ -132,8 +131,7 @@ class BatchedAudioFC(BatchedModel):
         self.bn2 = MemberBatchNorm(members, width, device=device, dtype=dtype)
         self.bn3 = MemberBatchNorm(members, width, device=device, dtype=dtype)
         self.bn4 = MemberBatchNorm(members, num_classes, device=device, dtype=dtype)
-        self._clip = member_flags(ste_clip, members, "ste_clip", device)
-        self._scaling = member_flags(scaling, members, "scaling", device)
+        self.set_binary_options(ste_clip, scaling, sign_weights=sign_weights, device=device)
         self._fc1_grad: Tensor | None = None
 
     def binary_weights(self) -> list[nn.Parameter]:
@@ -141,40 +139,31 @@ class BatchedAudioFC(BatchedModel):
         return [self.fc2, self.fc3, self.fc4]
 
     @classmethod
-    def like(
-        cls,
-        single: nn.Module,
-        members: int,
-        *,
-        ste_clip: Sequence[bool],
-        scaling: Sequence[bool],
-        sign_weights: bool,
-        device: torch.device,
-        dtype: torch.dtype,
-        sample_shape: tuple[int, ...],
-    ) -> BatchedAudioFC:
+    def like(cls, single: nn.Module, setup: MemberSetup) -> BatchedAudioFC:
         """K members of the size of the single network ``single`` (an :class:`AudioFC`), not yet loaded.
 
-        The members take samples flattened: ``sample_shape`` must hold ``in_features`` values.
+        The members take samples flattened: ``setup.sample_shape`` must hold ``in_features`` values.
 
         Raises:
-            InvalidInputError: ``single`` is not an ``AudioFC``, or ``sample_shape`` does not fit it.
+            InvalidInputError: ``single`` is not an ``AudioFC``, or the samples do not fit it.
         """
         if not isinstance(single, AudioFC):
             raise InvalidInputError(f"expected an AudioFC, got {type(single).__name__}")
         width, in_features = single.fc1.weight.shape
-        if math.prod(sample_shape) != in_features:
-            raise InvalidInputError(f"samples of shape {sample_shape} do not fit an AudioFC of {in_features} inputs")
+        if math.prod(setup.sample_shape) != in_features:
+            raise InvalidInputError(
+                f"samples of shape {setup.sample_shape} do not fit an AudioFC of {in_features} inputs"
+            )
         return cls(
-            members,
+            setup.members,
             in_features,
             single.fc4.weight.shape[0],
             width,
-            ste_clip=ste_clip,
-            scaling=scaling,
-            sign_weights=sign_weights,
-            device=device,
-            dtype=dtype,
+            ste_clip=setup.ste_clip,
+            scaling=setup.scaling,
+            sign_weights=setup.sign_weights,
+            device=setup.device,
+            dtype=setup.dtype,
         )
 
     @torch.no_grad()
@@ -207,13 +196,6 @@ class BatchedAudioFC(BatchedModel):
             grad = self._fc1_grad = torch.empty_like(w)
         return grad
 
-    def _binary(self, w: Tensor, tie_signs: Tensor) -> Tensor:
-        if self.sign_weights:
-            # weights of -1 and +1 are their own signs, scaling by mean(|w|) = 1 is the identity, and the
-            # clipped STE passes every gradient
-            return w
-        return members_binary(w, tie_signs, self._clip, self._scaling)
-
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``[K, num_classes, batch]`` of a shared minibatch ``[batch, in]`` or of ``[K, batch, in]``.
 
@@ -223,6 +205,6 @@ class BatchedAudioFC(BatchedModel):
         self.check_input(x)
         grad = self._fc1_grad_buffer() if torch.is_grad_enabled() and self.fc1.requires_grad else None
         h = self.bn1(_FirstLayer.apply(self.fc1, x, grad))  # type: ignore[no-untyped-call]
-        h = self.bn2(torch.bmm(self._binary(self.fc2, self.fc2_tie_signs), sign_ste(h)))
-        h = self.bn3(torch.bmm(self._binary(self.fc3, self.fc3_tie_signs), sign_ste(h)))
-        return self.bn4(torch.bmm(self._binary(self.fc4, self.fc4_tie_signs), sign_ste(h)))  # type: ignore[no-any-return]
+        h = self.bn2(torch.bmm(self.binary(self.fc2, self.fc2_tie_signs), sign_ste(h)))
+        h = self.bn3(torch.bmm(self.binary(self.fc3, self.fc3_tie_signs), sign_ste(h)))
+        return self.bn4(torch.bmm(self.binary(self.fc4, self.fc4_tie_signs), sign_ste(h)))  # type: ignore[no-any-return]

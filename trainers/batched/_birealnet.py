@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainers.batched._members import BatchedModel, MemberBatchNorm2d, member_flags, members_binary
+from trainers.batched._members import BatchedModel, MemberBatchNorm2d, MemberSetup
 from trainers.errors import InvalidInputError
 from trainers.layers import BinaryConv2d
 from trainers.models import BiRealNet20
@@ -131,9 +131,7 @@ class BatchedBiRealNet20(BatchedModel):
         self.members = members
         self.sample_shape = tuple(image_shape)
         self.num_classes = num_classes
-        self.sign_weights = sign_weights
-        self._clip = member_flags(ste_clip, members, "ste_clip", device)
-        self._scaling = member_flags(scaling, members, "scaling", device)
+        self.set_binary_options(ste_clip, scaling, sign_weights=sign_weights, device=device)
         in_channels = BiRealNet20.stage_channels[0]
         self.stem_weight = nn.Parameter(torch.zeros(members, in_channels, 3, 3, 3, device=device, dtype=dtype))
         self.stem_bn = MemberBatchNorm2d(members, in_channels, device=device, dtype=dtype)
@@ -152,34 +150,23 @@ class BatchedBiRealNet20(BatchedModel):
         self.classifier_bias = nn.Parameter(torch.zeros(members, num_classes, device=device, dtype=dtype))
 
     @classmethod
-    def like(
-        cls,
-        single: nn.Module,
-        members: int,
-        *,
-        ste_clip: Sequence[bool],
-        scaling: Sequence[bool],
-        sign_weights: bool,
-        device: torch.device,
-        dtype: torch.dtype,
-        sample_shape: tuple[int, ...],
-    ) -> BatchedBiRealNet20:
-        """K members like the single ``BiRealNet20`` ``single``, for images of ``sample_shape``, not loaded.
+    def like(cls, single: nn.Module, setup: MemberSetup) -> BatchedBiRealNet20:
+        """K members like the single ``BiRealNet20`` ``single``, for images of ``setup.sample_shape``, not loaded.
 
         Raises:
-            InvalidInputError: ``single`` is not a ``BiRealNet20``.
+            InvalidInputError: ``single`` is not a ``BiRealNet20``, or the samples are not (3, height, width).
         """
         if not isinstance(single, BiRealNet20):
             raise InvalidInputError(f"expected a BiRealNet20, got {type(single).__name__}")
         return cls(
-            members,
+            setup.members,
             single.classifier.out_features,
-            sample_shape,
-            ste_clip=ste_clip,
-            scaling=scaling,
-            sign_weights=sign_weights,
-            device=device,
-            dtype=dtype,
+            setup.sample_shape,
+            ste_clip=setup.ste_clip,
+            scaling=setup.scaling,
+            sign_weights=setup.sign_weights,
+            device=setup.device,
+            dtype=setup.dtype,
         )
 
     def binary_weights(self) -> list[nn.Parameter]:
@@ -207,13 +194,6 @@ class BatchedBiRealNet20(BatchedModel):
 
     def _units(self) -> list[_BatchedUnit]:
         return [cast(_BatchedUnit, unit) for unit in self.units]
-
-    def binary(self, w: Tensor, tie_signs: Tensor) -> Tensor:
-        """Every member's binary weight of the weights ``w`` ``[K, out, in, kh, kw]``."""
-        if self.sign_weights:
-            # weights of -1 and +1 are their own signs, and the clipped STE passes every gradient
-            return w
-        return members_binary(w, tie_signs, self._clip, self._scaling)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``[K, num_classes, batch]`` of shared images ``[batch, 3, H, W]`` or ``[K, batch, 3, H, W]``.

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from trainers.batched._audio import BatchedAudioFC
 from trainers.batched._birealnet import BatchedBiRealNet20
-from trainers.batched._members import BatchedModel
+from trainers.batched._members import BatchedModel, MemberSetup
 from trainers.batched._optim import (
     BatchedBinaryOptimizer,
     BatchedBop,
@@ -124,16 +124,15 @@ def _build(
         # as the single path does (the filter's tie-sign seed).
         bnn = build_optimizers(single, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)[0]
         if model is None:
-            model = BATCHED_MODELS[spec.task].like(
-                single,
-                len(specs),
-                ste_clip=[s.binary.ste_clip for s in specs],
-                scaling=[s.binary.scaling for s in specs],
+            setup = MemberSetup(
+                ste_clip=tuple(s.binary.ste_clip for s in specs),
+                scaling=tuple(s.binary.scaling for s in specs),
                 sign_weights=spec.optimizer != "latent",
                 device=device,
                 dtype=dtype,
                 sample_shape=data.input_shape,
             )
+            model = BATCHED_MODELS[spec.task].like(single, setup)
             tie_signs = [torch.empty_like(p) for p in model.binary_weights()]
         model.load_member(k, single)
         if isinstance(bnn, FilterOptimizer):

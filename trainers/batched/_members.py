@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,31 @@ from torch import Tensor, nn
 
 from trainers.errors import InvalidInputError
 
-__all__ = ["BatchedModel", "MemberBatchNorm", "MemberBatchNorm2d", "member_flags", "members_binary"]
+__all__ = ["BatchedModel", "MemberBatchNorm", "MemberSetup", "MemberBatchNorm2d", "member_flags", "members_binary"]
+
+
+@dataclass(frozen=True)
+class MemberSetup:
+    """What the members of a batched model need besides the architecture: their latent-weight options and
+    where and on what they compute.
+
+    ``ste_clip[k]`` and ``scaling[k]`` are member k's options (one flag per member); ``sign_weights``: the
+    binary weights hold -1 or +1 at all times (the filter optimizer and Bop keep them so) and are used as they
+    are, the same forward and backward pass without the sign; ``sample_shape`` is one sample's shape in the
+    task's data (``TaskData.input_shape``).
+    """
+
+    ste_clip: tuple[bool, ...]
+    scaling: tuple[bool, ...]
+    sign_weights: bool
+    device: torch.device
+    dtype: torch.dtype
+    sample_shape: tuple[int, ...]
+
+    @property
+    def members(self) -> int:
+        """K: one flag of ``ste_clip`` per member."""
+        return len(self.ste_clip)
 
 
 class BatchedModel(nn.Module, ABC):
@@ -28,31 +53,17 @@ class BatchedModel(nn.Module, ABC):
 
     members: int
     sample_shape: tuple[int, ...]
+    sign_weights: bool
+    _clip: Tensor | None
+    _scaling: Tensor | None
 
     @classmethod
     @abstractmethod
-    def like(
-        cls,
-        single: nn.Module,
-        members: int,
-        *,
-        ste_clip: Sequence[bool],
-        scaling: Sequence[bool],
-        sign_weights: bool,
-        device: torch.device,
-        dtype: torch.dtype,
-        sample_shape: tuple[int, ...],
-    ) -> BatchedModel:
-        """K members of the architecture and size of the single network ``single``, not yet loaded.
-
-        ``sample_shape`` is the shape of one sample of the task's data (``TaskData.input_shape``).
-        ``ste_clip[k]`` and ``scaling[k]`` are member k's latent-weight options; ``sign_weights``: the binary
-        weights hold -1 or +1 at all times (the filter optimizer and Bop keep them so) and are used as they
-        are, the same forward and backward pass without the sign.
+    def like(cls, single: nn.Module, setup: MemberSetup) -> BatchedModel:
+        """``setup.members`` members of the architecture and size of the single network ``single``, not loaded.
 
         Raises:
-            InvalidInputError: ``single`` is not this architecture, the samples do not fit it, or a flag list
-                is not of length K.
+            InvalidInputError: ``single`` is not this architecture, or the samples do not fit it.
         """
 
     @abstractmethod
@@ -72,6 +83,26 @@ class BatchedModel(nn.Module, ABC):
     def dtype(self) -> torch.dtype:
         """Floating point type of the weights and activations."""
         return next(self.parameters()).dtype
+
+    def set_binary_options(
+        self, ste_clip: Sequence[bool], scaling: Sequence[bool], *, sign_weights: bool, device: torch.device
+    ) -> None:
+        """Set the members' latent-weight options, as :meth:`binary` applies them.
+
+        Raises:
+            InvalidInputError: ``ste_clip`` or ``scaling`` is not one flag per member.
+        """
+        self.sign_weights = sign_weights
+        self._clip = member_flags(ste_clip, self.members, "ste_clip", device)
+        self._scaling = member_flags(scaling, self.members, "scaling", device)
+
+    def binary(self, w: Tensor, tie_signs: Tensor) -> Tensor:
+        """Every member's binary weight of its weights ``w`` ``[K, out, ...]`` (see :func:`members_binary`)."""
+        if self.sign_weights:
+            # weights of -1 and +1 are their own signs, scaling by mean(|w|) = 1 is the identity, and the
+            # clipped STE passes every gradient
+            return w
+        return members_binary(w, tie_signs, self._clip, self._scaling)
 
     def check_member(self, k: int) -> None:
         """Raise `InvalidInputError` unless ``k`` is a member slot."""
