@@ -7,31 +7,20 @@ after every test that uses it and dropped at the end. A missing server fails the
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-_POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests._postgres import fresh_database
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a fresh PostgreSQL database for this test session."""
-    name = f"bnn_tune_test_{secrets.token_hex(6)}"
-    try:
-        admin = psycopg.connect(_POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (the tests need it): {error}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(_POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("bnn_tune_test") as url:
+        yield url
 
 
 def _empty_postgres(url: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -32,12 +31,13 @@ import psutil
 import psycopg
 import pytest
 
+from tests._postgres import fresh_database
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 BIN = Path(sys.executable).parent
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SPACES = ["latent", "filter"]
 QUICK = {"task": "audio", "max_train": 200, "seed": 0, "batch_size": 64}
 
@@ -150,18 +150,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database (SQLAlchemy URL) for this module, dropped at the end."""
-    name = f"bnn_tune_cluster_{secrets.token_hex(6)}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (the cluster test needs it): {error}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("bnn_tune_cluster") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
