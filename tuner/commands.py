@@ -47,7 +47,8 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--batch-trials",
         action="store_true",
-        help="train the audio trials of one scheduler round that fit together as one batched model",
+        help="train the trials of one scheduler round that fit together as one batched model "
+        "(default: BNN_TUNE_BATCH_TRIALS, off)",
     )
     p.add_argument(
         "--suggestion-workers",
@@ -121,7 +122,8 @@ def _executor(args: argparse.Namespace) -> Executor:
     from tuner.runner import build_executor
     from tuner.settings import get_settings
 
-    return build_executor(get_settings(), args.executor, batch=args.batch_trials)
+    # The flag turns batching on; without it the setting (BNN_TUNE_BATCH_TRIALS) decides.
+    return build_executor(get_settings(), args.executor, batch=True if args.batch_trials else None)
 
 
 def _run_with_progress(

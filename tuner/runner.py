@@ -26,12 +26,15 @@ def open_storage(settings: Settings) -> Storage:
     return storage
 
 
-def build_executor(settings: Settings, kind: ExecutorKind = "ray", *, batch: bool = False) -> Executor:
+def build_executor(settings: Settings, kind: ExecutorKind = "ray", *, batch: bool | None = None) -> Executor:
     """A Ray executor (local Ray, or the cluster at the configured address) or the in-process one.
 
-    With ``batch``, the audio trials submitted in one scheduler round that can share a batched model train as one
-    (``trainers.batched``): a comparison's replicate studies then advance in lockstep, one batch per round.
+    With ``batch`` (by default the ``batch_trials`` setting), the trials submitted in one scheduler round that can
+    share a batched model train as one (``trainers.batched``; see ``tuner.worker.group_jobs`` for which): a
+    comparison's replicate studies then advance in lockstep, one batch per round.
     """
+    if batch is None:
+        batch = settings.batch_trials
     if kind == "inline":
         return InlineExecutor(batch=batch)
     from tuner.ray_executor import RayExecutor  # Ray is imported only when it is used

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         description="Processes that compute Bayesian-optimization suggestions for many studies at once (a "
         "comparison's replicates); 0 asks one study after another in the scheduler's process.",
     )
+    batch_trials: bool = Field(
+        default=False,
+        description="Train the trials of one scheduler round that fit together as one batched model "
+        "(audio trials anywhere, CIFAR-10 trials on GPU workers); a batch runs on one worker.",
+    )
     scheduler_poll_seconds: float = Field(
         default=0.5,
         gt=0,

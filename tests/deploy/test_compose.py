@@ -44,6 +44,7 @@ SCHEDULER_SETTINGS = {
     "max_concurrent_studies",
     "scheduler_poll_seconds",
     "suggestion_workers",
+    "batch_trials",
 }
 # `${NAME}` or `${NAME:-default}`; `$${...}` is compose's escape for a literal `$` and is no variable.
 _INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)(?::?-([^}]*))?\}")

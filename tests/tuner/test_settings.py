@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from trainers.errors import InvalidInputError
+from tuner.executor import InlineExecutor
+from tuner.runner import build_executor
 from tuner.settings import Settings, env_variable, get_settings, override_settings
 
 
@@ -32,6 +35,7 @@ def test_defaults() -> None:
     assert (settings.max_trials_per_study, settings.max_replicates, settings.max_epochs) == (200, 50, 500)
     assert settings.max_concurrent_studies == 100
     assert settings.scheduler_poll_seconds == 0.5
+    assert settings.batch_trials is False and settings.suggestion_workers == 0
     assert all(field.description for field in Settings.model_fields.values())
 
 
@@ -76,6 +80,7 @@ def test_ray_address_falls_back_to_ray_variable(monkeypatch: pytest.MonkeyPatch)
         ("BNN_TUNE_SCHEDULER_POLL_SECONDS", "0"),
         ("BNN_TUNE_DATABASE_URL", "not a database"),
         ("BNN_TUNE_AUTH_READS", "perhaps"),
+        ("BNN_TUNE_BATCH_TRIALS", "sometimes"),
     ],
 )
 def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -123,3 +128,15 @@ def test_resources_per_trial_are_read_as_json() -> None:
     bad = override_settings(resources_per_trial='{"second_node": "lots"}')
     with pytest.raises(InvalidInputError, match="BNN_TUNE_RESOURCES_PER_TRIAL"), bad:
         pass
+
+
+def test_batch_trials_setting_decides_unless_the_command_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BNN_TUNE_BATCH_TRIALS", "true")
+    settings = get_settings()
+    assert settings.batch_trials is True
+    # the service builds its executor from the settings alone; a command's --batch-trials passes True
+    executor = build_executor(settings, "inline")
+    assert isinstance(executor, InlineExecutor) and executor.batch is True
+    off = settings.model_copy(update={"batch_trials": False})
+    assert cast(InlineExecutor, build_executor(off, "inline")).batch is False
+    assert cast(InlineExecutor, build_executor(off, "inline", batch=True)).batch is True
