@@ -210,6 +210,17 @@ def test_batched_rounds_reproduce_unbatched_trials(tmp_path: Path) -> None:
     assert objectives[True] == pytest.approx(objectives[False], abs=0.005)
 
 
+def test_a_studys_parallel_trials_train_as_one_batch(db: tuple[Storage, str]) -> None:
+    storage, url = db
+    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 3, "parallelism": 3}))
+    Scheduler(storage, InlineExecutor(batch=True), database_url=url, poll_seconds=0.01).run(until_idle=True)
+    trials = storage.trials(study.id)
+    assert {t.state for t in trials} == {"completed"} and len(trials) == 3
+    # the three trials in flight at once went as one batch: each reports the batch's wall time
+    assert len({_epoch_seconds(storage, t.id) for t in trials}) == 1
+    assert len({t.objective for t in trials}) > 1  # with their own hyperparameters
+
+
 @pytest.mark.slow
 def test_ray_executor_runs_a_round_as_one_batch(db: tuple[Storage, str], ray_cluster: None) -> None:
     from tuner.ray_executor import RayExecutor
