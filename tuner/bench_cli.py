@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from trainers.data import Split, TaskData
     from trainers.trial import TrialSpec
 
-__all__ = ["add_bench_parsers"]
+__all__ = ["add_bench_parsers", "set_threads"]
 
 _TASKS = ("audio", "cifar10")
 # Log-uniform ranges the members' hyperparameters are drawn from: typical values of each optimizer, where a
@@ -63,6 +63,23 @@ def add_bench_parsers(commands: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="member k has seed + k; also seeds the hyperparameters")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.set_defaults(handler=_cmd_bench_batched)
+
+
+def set_threads(threads: int | None) -> None:
+    """Set torch's CPU threads from a ``--threads`` flag (None keeps torch's own, one per core).
+
+    Raises:
+        InvalidInputError: ``threads`` below 1.
+    """
+    import torch
+
+    from trainers.errors import InvalidInputError
+
+    if threads is None:
+        return
+    if threads < 1:
+        raise InvalidInputError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
 
 
 def _member_specs(args: argparse.Namespace) -> list[TrialSpec]:
@@ -128,14 +145,11 @@ def _cmd_bench_batched(args: argparse.Namespace, console: Console) -> dict[str, 
 
     from trainers.batched import train_batch
     from trainers.data import load_task_data
-    from trainers.errors import InvalidInputError, TrainingDivergedError
+    from trainers.errors import TrainingDivergedError
     from trainers.trial import TrialResult, resolve_device, train_trial
 
     specs = _member_specs(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise InvalidInputError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     device = resolve_device(args.device)
     data = _eval_sample(load_task_data(args.task, args.data_dir, max_train=args.max_train), args.max_eval)
     members = len(specs)

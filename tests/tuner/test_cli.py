@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from tuner.cli import main
 
@@ -35,7 +36,13 @@ def test_train_reaches_ninety_percent_on_fsdd() -> None:
 
 
 def test_train_prints_the_table_without_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", "--alpha", "1e-3", "--gamma", "0.1", "--epochs", "2", "--max-train", "300"]) == 0
+    threads = torch.get_num_threads()
+    try:
+        args = ["--alpha", "1e-3", "--gamma", "0.1", "--epochs", "2", "--max-train", "300", "--threads", "1"]
+        assert main(["train", *args]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
     out = capsys.readouterr().out
     assert "flip ratio" in out
     assert out.count("\n") >= 4
@@ -50,6 +57,7 @@ def test_train_prints_the_table_without_json(capsys: pytest.CaptureFixture[str])
         (["--alpha", "2", "--gamma", "0.1"], "alpha"),
         (["--alpha", "1e-3", "--gamma", "0.1", "--task", "mnist"], "mnist"),
         (["--alpha", "1e-3", "--gamma", "0.1", "--epochs", "0"], "epochs"),
+        (["--alpha", "1e-3", "--gamma", "0.1", "--threads", "0"], "--threads"),
     ],
 )
 def test_bad_input_exits_2_with_a_named_error(
