@@ -40,6 +40,11 @@ class Run:
     result: dict[str, Any]
 
     @property
+    def last_metrics(self) -> dict[str, float]:
+        """The last epoch's validation, test and best validation accuracy and training loss, as printed."""
+        return {k: self.result[k] for k in ("val_accuracy", "test_accuracy", "best_val_accuracy", "train_loss")}
+
+    @property
     def points(self) -> list[dict[str, float]]:
         """The per-epoch points (epoch, train_loss, train/val/test accuracy, flip_ratio, seconds)."""
         return list(self.result["points"])

@@ -106,19 +106,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def figure3_flags(lr: float, init_scale: float, seed: int, args: argparse.Namespace) -> Flags:
-    """One Figure 3 run: latent SGD, no weight decay, clipping or scaling."""
+def _latent_flags(lr: float, weight_decay: float, seed: int, args: argparse.Namespace, options: Flags) -> Flags:
+    """One latent-SGD run on audio at the sweep's momentum, epochs and data, with the layer ``options``."""
     return {
         "task": "audio",
         "optimizer": "latent",
         "lr": lr,
         "momentum": MOMENTUM,
-        "weight_decay": 0.0,
-        "init_scale": init_scale,
+        "weight_decay": weight_decay,
+        **options,
         "epochs": args.epochs,
         "seed": seed,
         "max_train": args.max_train,
     }
+
+
+def figure3_flags(lr: float, init_scale: float, seed: int, args: argparse.Namespace) -> Flags:
+    """One Figure 3 run: latent SGD, no weight decay, clipping or scaling."""
+    return _latent_flags(lr, 0.0, seed, args, {"init_scale": init_scale})
 
 
 def sweep_weight_decay(lr: float, alpha: float) -> float:
@@ -136,17 +141,7 @@ def sweep_weight_decay(lr: float, alpha: float) -> float:
 
 def figure4_flags(setting: str, lr: float, seed: int, args: argparse.Namespace) -> Flags:
     """One Figure 4 run: latent SGD at lr with weight_decay = alpha / lr, in one of :data:`SETTINGS`."""
-    return {
-        "task": "audio",
-        "optimizer": "latent",
-        "lr": lr,
-        "momentum": MOMENTUM,
-        "weight_decay": sweep_weight_decay(lr, args.alpha),
-        **SETTINGS[setting],
-        "epochs": args.epochs,
-        "seed": seed,
-        "max_train": args.max_train,
-    }
+    return _latent_flags(lr, sweep_weight_decay(lr, args.alpha), seed, args, SETTINGS[setting])
 
 
 def train_many(runs: Sequence[Flags], jobs: int, label: str) -> list[Run]:
@@ -189,10 +184,7 @@ def run_row(figure: str, run: Run) -> dict[str, Any]:
         "ste_clip": bool(f.get("ste_clip")),
         "scaling": bool(f.get("scaling")),
         "seed": f["seed"],
-        "val_accuracy": run.result["val_accuracy"],
-        "test_accuracy": run.result["test_accuracy"],
-        "best_val_accuracy": run.result["best_val_accuracy"],
-        "train_loss": run.result["train_loss"],
+        **run.last_metrics,
         "flip_ratio_last": run.result["flip_ratio"],
         "flip_ratio_mean": mean_flip_ratio(run),
         "seconds": run.result["total_seconds"],

@@ -140,10 +140,7 @@ def run_rows(runs: Runs) -> list[dict[str, Any]]:
     return [
         {
             **{k: r.flags.get(k) for k in CURVE_KEYS},
-            "val_accuracy": r.result["val_accuracy"],
-            "test_accuracy": r.result["test_accuracy"],
-            "best_val_accuracy": r.result["best_val_accuracy"],
-            "train_loss": r.result["train_loss"],
+            **r.last_metrics,
             "mean_flip_ratio": mean_flip(r),
             "last_flip_ratio": r.result["flip_ratio"],
             "command": shlex.join(_runs.train_command({k: v for k, v in r.flags.items() if k != "part"})),

@@ -173,11 +173,8 @@ def run_rows(runs: dict[tuple[int, str, int], _runs.Run]) -> list[dict[str, Any]
                 "seed": seed,
                 "command": shlex.join(_runs.train_command(run.flags)),
                 **{k: run.flags.get(k) for k in CURVE_KEYS[3:]},
-                "val_accuracy": r["val_accuracy"],
-                "test_accuracy": r["test_accuracy"],
-                "best_val_accuracy": r["best_val_accuracy"],
+                **run.last_metrics,
                 "flip_ratio_last": r["flip_ratio"],
-                "train_loss": r["train_loss"],
             }
         )
     return rows

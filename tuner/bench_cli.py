@@ -118,8 +118,6 @@ def _eval_sample(data: TaskData, max_eval: int | None) -> TaskData:
     """``data`` with at most ``max_eval`` validation and test examples, a seeded random sample of each."""
     import dataclasses
 
-    import torch
-
     from trainers.data import TensorSplit
     from trainers.errors import InvalidInputError
 
@@ -129,11 +127,7 @@ def _eval_sample(data: TaskData, max_eval: int | None) -> TaskData:
         raise InvalidInputError(f"--max-eval must be >= 1, got {max_eval}")
 
     def sample(split: Split) -> Split:
-        if not isinstance(split, TensorSplit) or len(split) <= max_eval:
-            return split
-        # a random sample: the stored splits may be ordered by class
-        keep = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:max_eval]
-        return TensorSplit(split.x[keep], split.y[keep], split.num_classes, normalize=split.normalize)
+        return split.sample(max_eval) if isinstance(split, TensorSplit) else split
 
     return dataclasses.replace(data, val=sample(data.val), test=sample(data.test))
 

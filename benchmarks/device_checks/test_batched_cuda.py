@@ -20,13 +20,6 @@ from trainers.trial import TrialResult, TrialSpec, train_trial
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="a device check: needs a CUDA device")
 
 
-def _sample(split: TensorSplit, n: int) -> TensorSplit:
-    keep = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:n]
-    return TensorSplit(
-        split.x[keep], split.y[keep], split.num_classes, augment=split.augment, normalize=split.normalize
-    )
-
-
 def _mean_gaps(specs: list[TrialSpec], data: TaskData) -> tuple[float, float]:
     batched = train_batch(specs, data=data)
     val, test = [], []
@@ -42,7 +35,7 @@ def _mean_gaps(specs: list[TrialSpec], data: TaskData) -> tuple[float, float]:
 def test_batched_birealnet_members_match_their_trials_on_cuda(optimizer: str) -> None:
     data = load_task_data("cifar10", max_train=2048)
     assert isinstance(data.val, TensorSplit) and isinstance(data.test, TensorSplit)
-    data = dataclasses.replace(data, val=_sample(data.val, 2000), test=_sample(data.test, 2000))
+    data = dataclasses.replace(data, val=data.val.sample(2000), test=data.test.sample(2000))
     hyperparameters = {
         "filter": [{"alpha": 1e-3, "gamma": 1e-3}, {"alpha": 1e-4, "gamma": 1e-2}],
         "latent": [

@@ -39,14 +39,6 @@ LATENT_BINARY = [BinaryOptions(), BinaryOptions(init_scale=0.5, ste_clip=True, s
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _sample(split: TensorSplit, n: int) -> TensorSplit:
-    # A random sample, not the head: the stored splits are ordered by class.
-    keep = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:n]
-    return TensorSplit(
-        split.x[keep], split.y[keep], split.num_classes, augment=split.augment, normalize=split.normalize
-    )
-
-
 @pytest.fixture(scope="module")
 def cifar_full() -> TaskData:
     """48 training images (augmented as in training), 256 validation and 256 test images.
@@ -56,14 +48,14 @@ def cifar_full() -> TaskData:
     """
     data = load_task_data("cifar10", max_train=MAX_TRAIN)
     assert isinstance(data.val, TensorSplit) and isinstance(data.test, TensorSplit)
-    return dataclasses.replace(data, val=_sample(data.val, 256), test=_sample(data.test, 256))
+    return dataclasses.replace(data, val=data.val.sample(256), test=data.test.sample(256))
 
 
 @pytest.fixture(scope="module")
 def cifar(cifar_full: TaskData) -> TaskData:
     """As ``cifar_full`` with 32 validation and test images: float64 convolutions are slow on CPU."""
     assert isinstance(cifar_full.val, TensorSplit) and isinstance(cifar_full.test, TensorSplit)
-    return dataclasses.replace(cifar_full, val=_sample(cifar_full.val, 32), test=_sample(cifar_full.test, 32))
+    return dataclasses.replace(cifar_full, val=cifar_full.val.sample(32), test=cifar_full.test.sample(32))
 
 
 def _specs(optimizer: str) -> list[TrialSpec]:

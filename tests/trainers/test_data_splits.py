@@ -89,6 +89,21 @@ def test_bad_batch_size(batch_size: object) -> None:
         next(_split().batches(batch_size, shuffle=False, generator=None))  # type: ignore[arg-type]
 
 
+def test_sample_is_a_seeded_random_subset_with_the_same_transforms() -> None:
+    # labels ordered by class, as the stored image splits are: the head would hold one class only
+    x = torch.arange(100, dtype=torch.float32).view(100, 1)
+    split = TensorSplit(x, torch.arange(100) // 10, 10, normalize=ChannelNormalize([0.0], [1.0], scale=1.0))
+    sample = split.sample(20)
+    assert len(sample) == 20 and len(set(sample.x.view(-1).tolist())) == 20
+    assert len(set(sample.y.tolist())) > 1
+    assert torch.equal(sample.y, sample.x.view(-1).long() // 10)  # examples keep their labels
+    assert sample.normalize is split.normalize and sample.augment is split.augment
+    assert torch.equal(split.sample(20).x, sample.x) and not torch.equal(split.sample(20, seed=1).x, sample.x)
+    assert split.sample(100) is split and split.sample(500) is split
+    with pytest.raises(InvalidInputError, match="n >= 1"):
+        split.sample(0)
+
+
 def test_split_is_the_abstract_interface() -> None:
     assert isinstance(_split(), Split)
     with pytest.raises(TypeError):

@@ -10,20 +10,12 @@ from trainers.data import TensorSplit, load_task_data
 from trainers.trial import TrialSpec, train_trial
 
 
-def _sample(split: TensorSplit, n: int) -> TensorSplit:
-    # The stored splits are ordered by class: a random sample, not the head, keeps every class.
-    keep = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:n]
-    return TensorSplit(
-        split.x[keep], split.y[keep], split.num_classes, augment=split.augment, normalize=split.normalize
-    )
-
-
 def test_one_epoch_on_a_2000_image_subset() -> None:
     data = load_task_data("cifar10", max_train=2000)
     assert len(data.train) == 2000 and data.input_shape == (3, 32, 32)
     assert isinstance(data.val, TensorSplit) and isinstance(data.test, TensorSplit)
     # Evaluation on all 15,000 held-out images would dominate a CPU test; 500 of each keep it to seconds.
-    small = dataclasses.replace(data, val=_sample(data.val, 500), test=_sample(data.test, 500))
+    small = dataclasses.replace(data, val=data.val.sample(500), test=data.test.sample(500))
     torch.set_num_threads(2)
     spec = TrialSpec(
         task="cifar10",
@@ -36,6 +28,6 @@ def test_one_epoch_on_a_2000_image_subset() -> None:
     result = train_trial(spec, data=small)
     (point,) = result.points
     assert 0.0 < point.flip_ratio < 1.0
-    assert len(set(_sample(data.val, 500).y.tolist())) == 10
+    assert len(set(data.val.sample(500).y.tolist())) == 10
     # One epoch on 2,000 images (16 steps) is far from converged; the loss must simply be finite and the run complete.
     assert point.train_loss < 5.0 and 0.0 <= point.val_accuracy <= 1.0

@@ -202,7 +202,7 @@ class BatchedAudioFC(BatchedModel):
         Raises:
             InvalidInputError: ``x`` has neither shape.
         """
-        self.check_input(x)
+        self.is_shared_input(x)  # raises on a bad shape; _FirstLayer tells the two apart by x's dimensions
         grad = self._fc1_grad_buffer() if torch.is_grad_enabled() and self.fc1.requires_grad else None
         h = self.bn1(_FirstLayer.apply(self.fc1, x, grad))  # type: ignore[no-untyped-call]
         h = self.bn2(torch.bmm(self.binary(self.fc2, self.fc2_tie_signs), sign_ste(h)))

@@ -202,7 +202,7 @@ class BatchedBiRealNet20(BatchedModel):
             InvalidInputError: ``x`` has neither shape.
         """
         members = self.members
-        if self.check_input(x):
+        if self.is_shared_input(x):
             h = _grouped_conv(x, self.stem_weight, groups=1)
         else:
             # member k's images become input channels 3k .. 3k + 2

@@ -109,7 +109,7 @@ class BatchedModel(nn.Module, ABC):
         if not 0 <= k < self.members:
             raise InvalidInputError(f"member {k} out of range [0, {self.members})")
 
-    def check_input(self, x: Tensor) -> bool:
+    def is_shared_input(self, x: Tensor) -> bool:
         """Whether ``x`` is a shared minibatch (True) or one per member (False).
 
         Raises:

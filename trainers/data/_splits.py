@@ -131,6 +131,21 @@ class TensorSplit(Split):
     def num_classes(self) -> int:
         return self._num_classes
 
+    def sample(self, n: int, seed: int = 0) -> TensorSplit:
+        """At most ``n`` examples drawn without replacement by a permutation seeded with ``seed``, with this
+        split's augmentation and normalization (a random sample, not the head: stored splits may be ordered by
+        class). The whole split where it holds ``n`` or fewer.
+
+        Raises:
+            InvalidInputError: ``n`` is below 1.
+        """
+        if n < 1:
+            raise InvalidInputError(f"a sample needs n >= 1, got {n}")
+        if len(self) <= n:
+            return self
+        keep = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        return TensorSplit(self.x[keep], self.y[keep], self.num_classes, augment=self.augment, normalize=self.normalize)
+
     def batches(
         self,
         batch_size: int,
