@@ -134,10 +134,12 @@ def _peer_values(storage: Storage, job: TrialJob, epoch: int, rule: EarlyStoppin
 def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False) -> list[list[TrialJob]]:
     """Jobs that can train as one batched model, grouped; the others alone, in submission order.
 
-    Trials with the same batch key (task, optimizer, width, epochs, batch size, ...) and database batch
-    together where batching gains (:func:`trainers.batched.worth_batching`: audio trials everywhere, CIFAR-10
-    trials where they train on CUDA; ``cuda_available`` says whether the workers have a GPU). Trials of other
-    tasks, and trials with early stopping (which stops members one by one), run alone.
+    Trials with the same batch key (task, width, epochs, batch size, ...) and database batch together where
+    batching gains (:func:`trainers.batched.worth_batching`: audio trials everywhere, CIFAR-10 trials where they
+    train on CUDA; ``cuda_available`` says whether the workers have a GPU). Trials of different BNN optimizers
+    (a comparison's latent and filter studies) share a batch: within a group the jobs are ordered by optimizer
+    (stably), so that each optimizer updates one run of consecutive members. Trials of other tasks, and trials
+    with early stopping (which stops members one by one), run alone.
     """
     groups: dict[tuple[object, ...], list[TrialJob]] = {}
     singles: list[list[TrialJob]] = []
@@ -146,7 +148,8 @@ def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False) -> lis
             singles.append([job])
         else:
             groups.setdefault((*batch_key(job.spec), job.database_url), []).append(job)
-    return [*groups.values(), *singles]
+    by_optimizer = [sorted(group, key=lambda job: job.spec.optimizer) for group in groups.values()]
+    return [*by_optimizer, *singles]
 
 
 def run_trial_batch(jobs: Sequence[TrialJob], node_id: str | None = None) -> list[TrialOutcome]:

@@ -39,6 +39,18 @@ def test_bench_batched_prints_both_times_and_the_speedup(optimizer: str) -> None
     assert json.loads(printed.strip().splitlines()[-1]) == result
 
 
+def test_bench_batched_mixed_times_one_batch_per_optimizer_too() -> None:
+    small = ("--members", "4", "--epochs", "1", "--width", "8", "--max-train", "64", "--device", "cpu")
+    result, printed = _run(*small, "--optimizer", "mixed")
+    per_optimizer, batched = result["per_optimizer_seconds"], result["batched_seconds"]
+    assert isinstance(per_optimizer, float) and isinstance(batched, float) and per_optimizer > 0
+    assert result["speedup_over_per_optimizer"] == pytest.approx(per_optimizer / batched)
+    assert "one batch per optimizer" in printed
+    assert result["mean_val_accuracy_batched"] == pytest.approx(result["mean_val_accuracy_one_by_one"], abs=0.02)
+    # one optimizer alone has no such comparison
+    assert _run(*small, "--optimizer", "bop")[0]["per_optimizer_seconds"] is None
+
+
 def test_bench_batched_on_cifar10_trains_birealnets() -> None:
     small = ("--members", "2", "--epochs", "1", "--max-train", "32", "--max-eval", "40", "--batch-size", "16")
     result, printed = _run("--task", "cifar10", *small, "--device", "cpu")

@@ -59,6 +59,10 @@ def cifar(cifar_full: TaskData) -> TaskData:
 
 
 def _specs(optimizer: str) -> list[TrialSpec]:
+    if optimizer == "mixed":
+        # runs of one member each: latent, filter, Bop, latent (its own init scale, clipping and scaling)
+        latent = _specs("latent")
+        return [latent[0], _specs("filter")[0], _specs("bop")[0], latent[1]]
     return [
         dataclasses.replace(
             BASE,
@@ -75,7 +79,7 @@ def _binary_convs(model: nn.Module) -> list[BinaryConv2d]:
     return [m for m in model.modules() if isinstance(m, BinaryConv2d)]
 
 
-@pytest.mark.parametrize("optimizer", ["filter", "latent", "bop"])
+@pytest.mark.parametrize("optimizer", ["filter", "latent", "bop", "mixed"])
 def test_float64_members_end_with_the_single_paths_binary_weights(cifar: TaskData, optimizer: str) -> None:
     specs = _specs(optimizer)
     batch = TrialBatch(specs, data=cifar, dtype=torch.float64)

@@ -6,7 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from trainers.batched import BatchedBop, BatchedFilter, BatchedLatentSGD, MemberFlips
+from trainers.batched import (
+    BatchedBop,
+    BatchedFilter,
+    BatchedFrozen,
+    BatchedLatentSGD,
+    BatchedMixed,
+    MemberFlips,
+    member_views,
+)
 from trainers.errors import InvalidInputError
 from trainers.optim import Bop, FilterOptimizer, HyperparameterDecay, LatentSGD, decay_factor
 
@@ -178,3 +186,60 @@ def test_step_needs_gradients() -> None:
     opt = BatchedBop([nn.Parameter(torch.ones(2, 3))], torch.ones(2), torch.ones(2))
     with pytest.raises(InvalidInputError, match="gradient"):
         opt.step()
+
+
+def _mixed_parts(params: list[nn.Parameter]) -> list[tuple[int, BatchedFilter | BatchedBop]]:
+    """Members 0-1 by the filter, member 2 by Bop."""
+    hs = HYPERPARAMETERS["filter"][:2]
+    ties = [torch.ones(2, *s, dtype=torch.float64) for s in SHAPES]
+    filter_ = BatchedFilter(member_views(params, 0, 2), _column(hs, "alpha"), _column(hs, "gamma"), ties)
+    bop = BatchedBop(member_views(params, 2, 3), torch.tensor([1e-3]), torch.tensor([0.1]))
+    return [(0, filter_), (2, bop)]
+
+
+def test_mixed_updates_each_part_as_that_optimizer_alone() -> None:
+    generator = torch.Generator().manual_seed(5)
+    start = [torch.stack([_signs(s, generator) for _ in range(3)]) for s in SHAPES]
+    mixed_params = [nn.Parameter(w.clone()) for w in start]
+    mixed = BatchedMixed(mixed_params, _mixed_parts(mixed_params))
+    alone_params = [nn.Parameter(w.clone()) for w in start]
+    alone = _mixed_parts(alone_params)
+    for t in range(6):
+        grads = [torch.randn(3, *s, generator=generator, dtype=torch.float64) for s in SHAPES]
+        for p, g in zip(mixed_params, grads, strict=True):
+            p.grad = g
+        factor = decay_factor("cosine", t, 6)
+        mixed.step(factor)
+        for first, part in alone:
+            for view, g in zip(part.params, grads, strict=True):
+                view.grad = g[first : first + part.members].clone()
+            part.step(factor)
+        for p, q in zip(mixed_params, alone_params, strict=True):
+            assert torch.equal(p.detach(), q.detach()), f"step {t}"
+    expected = [r for _, part in alone for r in part.flips.ratios()]
+    assert mixed.flips.ratios() == pytest.approx(expected, abs=1e-15) and min(expected) > 0
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        (lambda ps: _mixed_parts(ps)[:1], "cover 2 of 3 members"),
+        (lambda ps: _mixed_parts(ps)[::-1], "start at 2, expected 0|starts at 2, expected 0"),
+        (
+            lambda ps: [(0, BatchedFrozen([p.detach().clone()[0:2] for p in ps])), _mixed_parts(ps)[1]],
+            "not built on its members' weights",
+        ),
+    ],
+)
+def test_mixed_rejects_parts_that_do_not_tile_the_members(parts, message: str) -> None:  # type: ignore[no-untyped-def]
+    params = [nn.Parameter(torch.ones(3, *s, dtype=torch.float64)) for s in SHAPES]
+    with pytest.raises(InvalidInputError, match=message):
+        BatchedMixed(params, parts(params))
+
+
+def test_frozen_changes_nothing_and_counts_no_flips() -> None:
+    theta = nn.Parameter(torch.ones(2, 3))
+    opt = BatchedFrozen([theta])
+    theta.grad = torch.randn(2, 3)
+    opt.step()
+    assert torch.equal(theta.detach(), torch.ones(2, 3)) and opt.flips.ratios() == [0.0, 0.0]

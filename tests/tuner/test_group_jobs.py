@@ -35,6 +35,13 @@ def test_audio_trials_with_one_batch_key_go_together_the_rest_alone() -> None:
     assert _ids(group_jobs(jobs)) == [[1, 2, 7], [3], [5], [4], [6]]
 
 
+def test_optimizers_share_a_batch_each_as_one_run_of_members() -> None:
+    latent = dataclasses.replace(AUDIO, optimizer="latent", hyperparameters={"lr": 0.1, "momentum": 0.9})
+    # a comparison's lockstep round: its latent and filter replicates, interleaved as the studies come
+    jobs = [_job(1, AUDIO), _job(2, latent), _job(3, AUDIO), _job(4, latent), _job(5, AUDIO)]
+    assert _ids(group_jobs(jobs)) == [[1, 3, 5, 2, 4]]
+
+
 @pytest.mark.parametrize(
     ("device", "cuda_available", "together"),
     [(None, False, False), (None, True, True), ("cpu", True, False), ("cuda", False, True), ("cuda:1", True, True)],

