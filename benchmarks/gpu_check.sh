@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device check on a CUDA machine: audio-trial training speed (GPU against the same machine's CPU), the
-# batched trainer against one by one on the GPU (40 AudioFC-256 members; 8 BiRealNet-20 members), the CUDA
-# device checks, and a time-budgeted CIFAR-10 BiRealNet-20 run with the filter optimizer at two alphas side by
+# batched trainer against one by one on the GPU (40 AudioFC-256 members; 8 BiRealNet-20 members), a comparison
+# round's batch (20 filter + 20 latent members as one batch against one batch per optimizer, at width 256 and at
+# Figure 8's width 64: 25 such rounds of 20 epochs are a full Figure 8's training), the CUDA device checks, and a time-budgeted CIFAR-10 BiRealNet-20 run with the filter optimizer at two alphas side by
 # side on the one GPU (CIFAR_MINUTES 0 skips it).
 #
 #   BNN_TUNE_DATA=<root holding fsdd/recordings and cifar10-jpg.tar.gz> benchmarks/gpu_check.sh OUTDIR CIFAR_MINUTES
@@ -28,6 +29,9 @@ python3 benchmarks/train_throughput.py --device cpu --width 256 --epochs 20 --re
 
 bench() { python3 -m tuner.cli bench batched --device cuda --json "$@"; }
 bench --members 40 --epochs 2 --width 256 | tee "$out/bench_batched_audio.txt"
+for width in 256 64; do
+  bench --optimizer mixed --members 40 --epochs 2 --width "$width" | tee "$out/bench_batched_mixed_$width.txt"
+done
 bench --task cifar10 --members 8 --epochs 1 --max-train 10000 --max-eval 2000 --batch-size 128 \
   | tee "$out/bench_batched_cifar10.txt"
 python3 benchmarks/grouped_conv.py --members 40 --batch 128 --device cuda | tee "$out/grouped_conv_cuda.txt"

@@ -33,6 +33,8 @@ def test_bench_batched_prints_both_times_and_the_speedup(optimizer: str) -> None
     one_by_one, batched = result["one_by_one_seconds"], result["batched_seconds"]
     assert isinstance(one_by_one, float) and isinstance(batched, float) and one_by_one > 0 and batched > 0
     assert result["speedup"] == pytest.approx(one_by_one / batched)
+    setup = result["batched_setup_seconds"]
+    assert isinstance(setup, float) and 0 < setup < batched and "setting up the members" in printed
     # the same trials: both paths reach the same accuracies
     assert result["mean_val_accuracy_batched"] == pytest.approx(result["mean_val_accuracy_one_by_one"], abs=0.02)
     assert "speedup" in printed and "one by one" in printed
