@@ -116,13 +116,26 @@ class RayExecutor(Executor):
         else:
             self._send([job])
 
+    def slots(self) -> int:
+        """How many of this executor's tasks the cluster can run at once: its total CPUs, GPUs and custom
+        resources over what one task asks of each (the scarcest decides), at least 1. Totals, not what is free
+        now: the count a round's batches are split to fill (see :func:`tuner.worker.group_jobs`)."""
+        totals: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        asked = {
+            "CPU": self._options["num_cpus"],
+            "GPU": self._options["num_gpus"],
+            **self._options.get("resources", {}),
+        }
+        fits = [totals.get(name, 0.0) / amount for name, amount in asked.items() if amount > 0]
+        return max(1, int(min(fits))) if fits else max(1, int(totals.get("CPU", 1.0)))
+
     def _send(self, jobs: list[TrialJob]) -> None:
         ref = self._task.options(**self._options).remote(jobs, self._threads)
         self._pending[ref] = jobs
 
     def wait(self, timeout: float) -> list[tuple[TrialJob, TrialOutcome]]:
         if self._unsent:
-            for group in group_jobs(self._unsent, cuda_available=self._gpu_workers):
+            for group in group_jobs(self._unsent, cuda_available=self._gpu_workers, slots=self.slots()):
                 self._send(group)
             self._unsent = []
         if not self._pending:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from trainers.batched import batch_key, train_batch, worth_batching
-from trainers.errors import BnnTuneError, ConflictError, RetryableError
+from trainers.errors import BnnTuneError, ConflictError, InvalidInputError, RetryableError
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
 from tuner.early_stopping import EarlyStopping
 from tuner.storage import Storage
@@ -131,7 +131,7 @@ def _peer_values(storage: Storage, job: TrialJob, epoch: int, rule: EarlyStoppin
     ]
 
 
-def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False) -> list[list[TrialJob]]:
+def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False, slots: int = 1) -> list[list[TrialJob]]:
     """Jobs that can train as one batched model, grouped; the others alone, in submission order.
 
     Trials with the same batch key (task, width, epochs, batch size, ...) and database batch together where
@@ -140,7 +140,17 @@ def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False) -> lis
     (a comparison's latent and filter studies) share a batch: within a group the jobs are ordered by optimizer
     (stably), so that each optimizer updates one run of consecutive members. Trials of other tasks, and trials
     with early stopping (which stops members one by one), run alone.
+
+    ``slots`` is how many groups the executor runs at once. A batch occupies one of them, so where there are
+    more slots than batches each batch is split into ``slots // batches`` batches of near-equal size
+    (consecutive members in optimizer order: a round of 20 filter and 20 latent trials on two slots is one
+    batch per optimizer), rather than leaving slots idle.
+
+    Raises:
+        InvalidInputError: ``slots`` below 1.
     """
+    if slots < 1:
+        raise InvalidInputError(f"slots must be at least 1, got {slots}")
     groups: dict[tuple[object, ...], list[TrialJob]] = {}
     singles: list[list[TrialJob]] = []
     for job in jobs:
@@ -148,8 +158,23 @@ def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False) -> lis
             singles.append([job])
         else:
             groups.setdefault((*batch_key(job.spec), job.database_url), []).append(job)
-    by_optimizer = [sorted(group, key=lambda job: job.spec.optimizer) for group in groups.values()]
-    return [*by_optimizer, *singles]
+    parts = max(1, slots // len(groups)) if groups else 1
+    batches = [
+        batch for group in groups.values() for batch in _split(sorted(group, key=lambda job: job.spec.optimizer), parts)
+    ]
+    return [*batches, *singles]
+
+
+def _split(jobs: list[TrialJob], parts: int) -> list[list[TrialJob]]:
+    """``jobs`` cut into ``min(parts, len(jobs))`` consecutive pieces whose sizes differ by at most one."""
+    parts = min(parts, len(jobs))
+    size, extra = divmod(len(jobs), parts)
+    pieces, start = [], 0
+    for k in range(parts):
+        stop = start + size + (k < extra)
+        pieces.append(jobs[start:stop])
+        start = stop
+    return pieces
 
 
 def run_trial_batch(jobs: Sequence[TrialJob], node_id: str | None = None) -> list[TrialOutcome]:

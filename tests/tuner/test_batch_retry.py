@@ -53,7 +53,9 @@ def test_a_batch_on_a_dying_worker_is_retried_as_a_whole(db: tuple[Storage, str]
 
     storage, url = db
     _, studies = submit_comparison(storage, Settings(), REQUEST, ["filter"], replicates=3)
-    scheduler = Scheduler(storage, RayExecutor(batch=True), database_url=url, poll_seconds=0.05)
+    # tasks of both CPUs of the test cluster: one slot, so the round of three is one batch
+    executor = RayExecutor(batch=True, num_cpus_per_trial=2)
+    scheduler = Scheduler(storage, executor, database_url=url, poll_seconds=0.05)
     killed: list[int] = []
     study_ids = [s.id for s in studies]
     killer = threading.Thread(target=_kill_batch_worker_when_it_reports, args=(storage, study_ids, killed))

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from trainers.batched import worth_batching
+from trainers.errors import InvalidInputError
 from trainers.trial import TrialSpec
 from tuner.worker import TrialJob, group_jobs
 
@@ -40,6 +41,31 @@ def test_optimizers_share_a_batch_each_as_one_run_of_members() -> None:
     # a comparison's lockstep round: its latent and filter replicates, interleaved as the studies come
     jobs = [_job(1, AUDIO), _job(2, latent), _job(3, AUDIO), _job(4, latent), _job(5, AUDIO)]
     assert _ids(group_jobs(jobs)) == [[1, 3, 5, 2, 4]]
+
+
+@pytest.mark.parametrize(
+    ("slots", "expected"),
+    [
+        (1, [[1, 3, 5, 2, 4], [6, 7], [8]]),
+        # two batch keys share two slots: one batch each
+        (2, [[1, 3, 5, 2, 4], [6, 7], [8]]),
+        # four slots: each key's batch in two, in optimizer order (filter, then latent)
+        (4, [[1, 3, 5], [2, 4], [6], [7], [8]]),
+        # more slots than members: one member per batch at most
+        (12, [[1], [3], [5], [2], [4], [6], [7], [8]]),
+    ],
+)
+def test_free_slots_split_a_batch_into_near_equal_consecutive_parts(slots: int, expected: list[list[int]]) -> None:
+    latent = dataclasses.replace(AUDIO, optimizer="latent", hyperparameters={"lr": 0.1, "momentum": 0.9})
+    wide = dataclasses.replace(AUDIO, width=128)
+    jobs = [_job(1, AUDIO), _job(2, latent), _job(3, AUDIO), _job(4, latent), _job(5, AUDIO)]
+    jobs += [_job(6, wide), _job(7, wide), _job(8, AUDIO, early_stopping={"metric": "val_accuracy"})]
+    assert _ids(group_jobs(jobs, slots=slots)) == expected
+
+
+def test_slots_must_be_positive() -> None:
+    with pytest.raises(InvalidInputError, match="slots must be at least 1, got 0"):
+        group_jobs([_job(1, AUDIO)], slots=0)
 
 
 @pytest.mark.parametrize(
