@@ -4,7 +4,8 @@ Runs ``bnn-tune compare --json`` as a subprocess on a dedicated SQLite database 
 Ray executor), then writes from the stored rows: ``report.md``, ``figure8.png`` and ``figure8.svg``
 (:func:`api.figures.render`), ``trials.csv`` (one row per trial), ``curves.csv`` (one row per trial and epoch),
 ``tolerance.csv`` (trials-to-target difference for several tolerances) and ``summary.json`` (every number of the
-report). With ``--comparison ID`` it only rewrites the outputs from a comparison already in the database.
+report). With ``--comparison ID`` it only rewrites the outputs from a comparison already in the database, keeping the
+frozen control of ``frozen.csv`` when that file holds the seeds asked for.
 
 Full run in docs/results/figure8/: machine Intel Xeon, 2 CPU cores shared with other experiments, no GPU (torch
 2.13.0 CPU); seed 0; 2 spaces x 20 replicates x 25 trials x 20 epochs, trials batched per round (``--batch-trials``)
@@ -96,7 +97,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=10,
         help="seeds of the frozen-binary-weights control, trained with bnn-tune train --optimizer frozen (0: skip)",
     )
-    p.add_argument("--comparison", type=int, default=None, help="only rewrite the outputs of this stored comparison")
+    p.add_argument(
+        "--comparison",
+        type=int,
+        default=None,
+        help="only rewrite the outputs of this stored comparison (the frozen control of frozen.csv is kept when it "
+        "holds the seeds asked for)",
+    )
     args = p.parse_args(argv)
     for name in ("replicates", "trials", "epochs"):
         if getattr(args, name) < 1:
@@ -586,9 +593,28 @@ def frozen_control(run: argparse.Namespace) -> list[Run]:
 FROZEN_COLUMNS = ("val_accuracy", "test_accuracy", "best_val_accuracy", "train_accuracy", "total_seconds")
 
 
-def frozen_summary(runs: Sequence[Run]) -> dict[str, Any]:
-    """The frozen control's runs (seed and last-epoch metrics) and the spread of their accuracies."""
-    rows = [{"seed": r.flags["seed"], **{k: r.result[k] for k in FROZEN_COLUMNS}} for r in runs]
+def frozen_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """One row per frozen-control run: its seed and last-epoch metrics (the columns of ``frozen.csv``)."""
+    return [{"seed": r.flags["seed"], **{k: r.result[k] for k in FROZEN_COLUMNS}} for r in runs]
+
+
+def stored_frozen_rows(path: Path, seeds: int) -> list[dict[str, Any]] | None:
+    """The rows of a ``frozen.csv`` an earlier run of this script wrote, if they are exactly seeds 0..seeds-1 with
+    every column; else None (train the control)."""
+    if seeds == 0 or not path.is_file():
+        return None
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if [row.get("seed") for row in rows] != [str(seed) for seed in range(seeds)]:
+        return None
+    try:
+        return [{"seed": int(row["seed"]), **{k: float(row[k]) for k in FROZEN_COLUMNS}} for row in rows]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def frozen_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The frozen control's rows (see :func:`frozen_rows`) and the spread of their accuracies."""
     return {
         "runs": rows,
         "val": _spread([float(r["val_accuracy"]) for r in rows]),
@@ -597,11 +623,18 @@ def frozen_summary(runs: Sequence[Run]) -> dict[str, Any]:
 
 
 def write_outputs(
-    storage: Storage, comparison_id: int, out: Path, header: dict[str, str], frozen: Sequence[Run] = ()
+    storage: Storage,
+    comparison_id: int,
+    out: Path,
+    header: dict[str, str],
+    frozen: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Write the report, the figure, the CSV files and summary.json for a stored comparison; return the summary."""
+    """Write the report, the figure, the CSV files and summary.json for a stored comparison; return the summary.
+
+    ``frozen``: the frozen control's rows (:func:`frozen_rows`).
+    """
     summary = summarize(storage, comparison_id)
-    summary["frozen"] = frozen_summary(frozen)
+    summary["frozen"] = frozen_summary(list(frozen))
     write_csv(out / "frozen.csv", summary["frozen"]["runs"])
     view = summary["view"]
     if summary["run_seconds"] is not None:
@@ -687,7 +720,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         if args.comparison is None:
             header["wall time of the script"] = f"{script_seconds / 60:.1f} min"
-        summary = write_outputs(storage, comparison_id, out, header, frozen_control(run))
+        # Rewriting a stored comparison's outputs keeps the frozen control this folder already holds for it.
+        frozen = stored_frozen_rows(out / "frozen.csv", run.frozen_seeds) if args.comparison is not None else None
+        if frozen is None:
+            frozen = frozen_rows(frozen_control(run))
+        summary = write_outputs(storage, comparison_id, out, header, frozen)
     finally:
         storage.close()
     analysis = summary["view"]["analysis"]
