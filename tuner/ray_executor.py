@@ -135,7 +135,10 @@ class RayExecutor(Executor):
 
     def wait(self, timeout: float) -> list[tuple[TrialJob, TrialOutcome]]:
         if self._unsent:
-            for group in group_jobs(self._unsent, cuda_available=self._gpu_workers, slots=self.slots()):
+            # Split a round only over the slots that no batch of an earlier submission holds: a round whose studies
+            # come back at different times would otherwise be cut smaller at every round.
+            free = max(1, self.slots() - len(self._pending))
+            for group in group_jobs(self._unsent, cuda_available=self._gpu_workers, slots=free):
                 self._send(group)
             self._unsent = []
         if not self._pending:

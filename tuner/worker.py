@@ -141,7 +141,7 @@ def group_jobs(jobs: Sequence[TrialJob], *, cuda_available: bool = False, slots:
     (stably), so that each optimizer updates one run of consecutive members. Trials of other tasks, and trials
     with early stopping (which stops members one by one), run alone.
 
-    ``slots`` is how many groups the executor runs at once. A batch occupies one of them, so where there are
+    ``slots`` is how many groups the executor can start now. A batch occupies one of them, so where there are
     more slots than batches each batch is split into ``slots // batches`` batches of near-equal size
     (consecutive members in optimizer order: a round of 20 filter and 20 latent trials on two slots is one
     batch per optimizer), rather than leaving slots idle.

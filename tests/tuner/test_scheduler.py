@@ -227,6 +227,28 @@ def test_a_studys_parallel_trials_train_as_one_batch(db: tuple[Storage, str]) ->
 
 
 @pytest.mark.slow
+def test_ray_rounds_keep_their_batches_whole_when_the_spaces_come_back_apart(
+    db: tuple[Storage, str], ray_cluster: None
+) -> None:
+    """Two slots, two spaces of two replicates: round 0 is one batch per space; later rounds, whose spaces come
+    back at different times, go out one batch per space on the slot left free, never cut into single trials."""
+    from tuner.ray_executor import RayExecutor
+
+    storage, url = db
+    _, studies = submit_comparison(storage, Settings(), QUICK, ["filter", "latent"], replicates=2)
+    Scheduler(storage, RayExecutor(batch=True), database_url=url, poll_seconds=0.05).run(until_idle=True)
+    trials = [t for s in studies for t in storage.trials(s.id)]
+    assert len(trials) == 12 and {t.state for t in trials} == {"completed"}
+    for number in range(QUICK.n_trials):
+        members: dict[float, int] = {}
+        for t in trials:
+            if t.number == number:
+                seconds = _epoch_seconds(storage, t.id)
+                members[seconds] = members.get(seconds, 0) + 1
+        assert sorted(members.values()) == [2, 2], (number, members)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("cpus_per_trial", "batches"), [(2.0, 1), (1.0, 2)])
 def test_ray_executor_splits_a_round_into_one_batch_per_slot(
     db: tuple[Storage, str], ray_cluster: None, cpus_per_trial: float, batches: int
