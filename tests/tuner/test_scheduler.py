@@ -227,25 +227,49 @@ def test_a_studys_parallel_trials_train_as_one_batch(db: tuple[Storage, str]) ->
 
 
 @pytest.mark.slow
-def test_ray_rounds_keep_their_batches_whole_when_the_spaces_come_back_apart(
-    db: tuple[Storage, str], ray_cluster: None
+def test_ray_executor_splits_a_submission_only_over_the_free_slots(
+    db: tuple[Storage, str], ray_cluster: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two slots, two spaces of two replicates: round 0 is one batch per space; later rounds, whose spaces come
-    back at different times, go out one batch per space on the slot left free, never cut into single trials."""
-    from tuner.ray_executor import RayExecutor
+    """Trials submitted while a batch still runs go out as one batch on the slot left free: a round whose studies come
+    back at different times is not cut smaller at every round."""
+    from trainers.trial import TrialSpec
+    from tuner import ray_executor, worker
+    from tuner.worker import TrialJob, TrialOutcome
 
     storage, url = db
-    _, studies = submit_comparison(storage, Settings(), QUICK, ["filter", "latent"], replicates=2)
-    Scheduler(storage, RayExecutor(batch=True), database_url=url, poll_seconds=0.05).run(until_idle=True)
-    trials = [t for s in studies for t in storage.trials(s.id)]
-    assert len(trials) == 12 and {t.state for t in trials} == {"completed"}
-    for number in range(QUICK.n_trials):
-        members: dict[float, int] = {}
-        for t in trials:
-            if t.number == number:
-                seconds = _epoch_seconds(storage, t.id)
-                members[seconds] = members.get(seconds, 0) + 1
-        assert sorted(members.values()) == [2, 2], (number, members)
+    submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 4}))
+    study = storage.claim_next_queued()
+    assert study is not None
+    point = {"alpha": 1e-3, "gamma": 0.1}
+    jobs = []
+    for number in range(4):
+        trial = storage.create_trial(study.id, number, point)
+        spec = TrialSpec(hyperparameters=point, epochs=3, seed=number, max_train=QUICK.max_train, device="cpu")
+        jobs.append(TrialJob(trial.id, study.id, number, 1, spec, "val_accuracy_last", url))
+    slots_given: list[int] = []
+    real_group_jobs = worker.group_jobs
+
+    def spy(batch: list[TrialJob], **options: object) -> list[list[TrialJob]]:
+        slots_given.append(int(options["slots"]))  # type: ignore[call-overload]
+        return real_group_jobs(batch, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ray_executor, "group_jobs", spy)
+    executor = ray_executor.RayExecutor(batch=True)  # 2 slots on the 2-CPU test cluster
+    for job in jobs[:2]:
+        executor.submit(job)
+    assert executor.wait(0) == [] and executor.in_flight() == 2  # two batches of one, one per slot
+    for job in jobs[2:]:
+        executor.submit(job)
+    executor.wait(0)  # the first two still train (3 epochs take seconds): one slot is free
+    assert slots_given == [2, 1]
+    outcomes: list[tuple[TrialJob, TrialOutcome]] = []
+    deadline = time.monotonic() + 120
+    while len(outcomes) < 4 and time.monotonic() < deadline:
+        outcomes += executor.wait(1.0)
+    assert sorted(job.number for job, _ in outcomes) == [0, 1, 2, 3]
+    assert {outcome.state for _, outcome in outcomes} == {"completed"}, [o.error for _, o in outcomes]
+    seconds = [_epoch_seconds(storage, job.trial_id) for job in jobs]
+    assert seconds[2] == seconds[3] and len(set(seconds)) == 3  # the last two trained as one batch
 
 
 @pytest.mark.slow
