@@ -9,6 +9,7 @@ weights).
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -172,10 +173,10 @@ def _optimizer_runs(specs: Sequence[TrialSpec]) -> list[tuple[int, int]]:
     """``[start, stop)`` of every run of consecutive specs with the same optimizer, in order."""
     runs: list[tuple[int, int]] = []
     start = 0
-    for k in range(1, len(specs) + 1):
-        if k == len(specs) or specs[k].optimizer != specs[start].optimizer:
-            runs.append((start, k))
-            start = k
+    for _, run in itertools.groupby(specs, key=lambda spec: spec.optimizer):
+        stop = start + sum(1 for _ in run)
+        runs.append((start, stop))
+        start = stop
     return runs
 
 
