@@ -198,3 +198,7 @@ def test_model_rejects_what_does_not_fit() -> None:
         BatchedBiRealNet20(2, 10, (3, 32, 32), ste_clip=[True], scaling=[False] * 2)
     with pytest.raises(InvalidInputError, match=r"\(3, height, width\)"):
         BatchedBiRealNet20(2, 10, (1, 32, 32), ste_clip=[False] * 2, scaling=[False] * 2)
+    with pytest.raises(InvalidInputError, match="num_classes must be >= 1, got 0"):
+        BatchedBiRealNet20(2, 0, (3, 32, 32), ste_clip=[False] * 2, scaling=[False] * 2)
+    with pytest.raises(InvalidInputError, match="width must be >= 1, got 0"):
+        BatchedAudioFC(2, 4, 3, 0, ste_clip=[False] * 2, scaling=[False] * 2)

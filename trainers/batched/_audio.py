@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from trainers.batched._members import BatchedModel, MemberBatchNorm, MemberSetup
+from trainers.batched._members import BatchedModel, MemberBatchNorm, MemberSetup, check_sizes
 from trainers.errors import InvalidInputError
 from trainers.layers import sign_ste
 from trainers.models import AudioFC
@@ -102,11 +102,7 @@ class BatchedAudioFC(BatchedModel):
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        for name, value in (("members", members), ("in_features", in_features), ("num_classes", num_classes)):
-            if value < 1:
-                raise InvalidInputError(f"{name} must be >= 1, got {value}")
-        if width < 1:
-            raise InvalidInputError(f"width must be >= 1, got {width}")
+        check_sizes(members=members, in_features=in_features, num_classes=num_classes, width=width)
         super().__init__()
         device = torch.device(device)
         self.members = members

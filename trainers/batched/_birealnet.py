@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainers.batched._members import BatchedModel, MemberBatchNorm2d, MemberSetup
+from trainers.batched._members import BatchedModel, MemberBatchNorm2d, MemberSetup, check_sizes
 from trainers.errors import InvalidInputError
 from trainers.layers import BinaryConv2d
 from trainers.models import BiRealNet20
@@ -121,9 +121,7 @@ class BatchedBiRealNet20(BatchedModel):
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        for name, value in (("members", members), ("num_classes", num_classes)):
-            if value < 1:
-                raise InvalidInputError(f"{name} must be >= 1, got {value}")
+        check_sizes(members=members, num_classes=num_classes)
         if len(image_shape) != 3 or image_shape[0] != 3 or min(image_shape) < 1:
             raise InvalidInputError(f"BiRealNet20 takes (3, height, width) images, got {tuple(image_shape)}")
         super().__init__()

@@ -17,7 +17,15 @@ from torch import Tensor, nn
 
 from trainers.errors import InvalidInputError
 
-__all__ = ["BatchedModel", "MemberBatchNorm", "MemberSetup", "MemberBatchNorm2d", "member_flags", "members_binary"]
+__all__ = [
+    "BatchedModel",
+    "MemberBatchNorm",
+    "MemberBatchNorm2d",
+    "MemberSetup",
+    "check_sizes",
+    "member_flags",
+    "members_binary",
+]
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,13 @@ class BatchedModel(nn.Module, ABC):
         raise InvalidInputError(
             f"expected inputs [batch, {shape}] or [{self.members}, batch, {shape}], got {tuple(x.shape)}"
         )
+
+
+def check_sizes(**sizes: int) -> None:
+    """Raise `InvalidInputError` naming the first of the batched model's ``sizes`` (name=value) below 1."""
+    for name, value in sizes.items():
+        if value < 1:
+            raise InvalidInputError(f"{name} must be >= 1, got {value}")
 
 
 def member_flags(flags: Sequence[bool], members: int, name: str, device: torch.device) -> Tensor | None:
