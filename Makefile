@@ -32,7 +32,7 @@ test: lint typecheck unit
 # The service with a small real comparison on FSDD (3 replicate studies per space, 6 trials of 5 epochs; a few
 # minutes on 2 cores): prints the URL of its results page and keeps serving until Ctrl-C.
 demo: $(STAMP)
-	$(PY) -m tuner.demo
+	$(PY) -m bnn_tune.demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -22,9 +22,9 @@ from fastapi import FastAPI
 from api.deps import ComparisonViews
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import comparisons, export, health, spaces, studies
-from tuner.executor import Executor
-from tuner.runner import ExecutorKind, build_executor, build_scheduler, open_storage
-from tuner.scheduler import Scheduler
+from tuner.execution.executor import Executor
+from tuner.execution.runner import ExecutorKind, build_executor, build_scheduler, open_storage
+from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings, get_settings
 from tuner.storage import Storage
 

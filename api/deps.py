@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.schemas import ComparisonPublic
-from tuner.reports import comparison_view
+from tuner.analysis.reports import comparison_view
 from tuner.settings import Settings
 from tuner.storage import Storage
 
@@ -44,7 +44,7 @@ async def _storage(request: Request) -> Storage:
 
 
 class ComparisonViews:
-    """Comparison views (``tuner.reports.comparison_view``) and their JSON, remembered once completed.
+    """Comparison views (``tuner.analysis.reports.comparison_view``) and their JSON, remembered once completed.
 
     A view costs one query per study and a bootstrap of the analysis (about 150 ms for 2 x 20 studies of 25
     trials). A completed comparison never changes again (its studies have all ended and no scheduler adds

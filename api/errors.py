@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorPublic, FieldErrorPublic
-from trainers.errors import BnnTuneError, ConflictError, InvalidInputError, NotFoundError, RetryableError
+from bnn_errors import BnnTuneError, ConflictError, InvalidInputError, NotFoundError, RetryableError
 
 __all__ = ["ERROR_RESPONSES", "InvalidFieldError", "field_error", "install_error_handlers", "status_for"]
 

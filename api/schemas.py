@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tuner.storage import StudyState, TrialState
-from tuner.submit import MAX_SEED, StudyRequest
+from tuner.study.submit import MAX_SEED, StudyRequest
 
 __all__ = [
     "MAX_ID",

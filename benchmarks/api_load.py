@@ -29,11 +29,11 @@ from typing import Any
 import httpx
 
 from search_spaces import RangeParameter, get_space
-from tuner.analysis import compare_spaces
-from tuner.reports import comparison_view, objective_sequence
+from tuner.analysis.reports import comparison_view, objective_sequence
+from tuner.analysis.statistics import compare_spaces
 from tuner.settings import Settings
 from tuner.storage import Storage, StudyRecord
-from tuner.submit import StudyRequest, submit_comparison
+from tuner.study.submit import StudyRequest, submit_comparison
 
 SPACES = ("latent", "filter")
 REPLICATES = 20

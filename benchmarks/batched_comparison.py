@@ -19,12 +19,12 @@ from typing import Any
 
 import torch
 
-from tuner.ax_adapter import AxAdapter
-from tuner.executor import InlineExecutor
-from tuner.scheduler import Scheduler
+from tuner.bo.ax_adapter import AxAdapter
+from tuner.execution.executor import InlineExecutor
+from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.submit import StudyRequest, submit_comparison
+from tuner.study.submit import StudyRequest, submit_comparison
 
 
 def run(folder: Path, request: StudyRequest, replicates: int, batch: bool) -> dict[str, Any]:

@@ -27,7 +27,7 @@ PY
 python3 benchmarks/train_throughput.py --device cuda --width 256 --epochs 20 --repeats 3 | tee "$out/audio_cuda.txt"
 python3 benchmarks/train_throughput.py --device cpu --width 256 --epochs 20 --repeats 1 | tee "$out/audio_cpu.txt"
 
-bench() { python3 -m tuner.cli bench batched --device cuda --json "$@"; }
+bench() { python3 -m bnn_tune.cli bench batched --device cuda --json "$@"; }
 bench --members 40 --epochs 2 --width 256 | tee "$out/bench_batched_audio.txt"
 for width in 256 64; do
   bench --optimizer mixed --members 40 --epochs 2 --width "$width" | tee "$out/bench_batched_mixed_$width.txt"

@@ -3,8 +3,8 @@
 Builds ``--studies`` histories of ``--history`` completed trials per space (random points of the space with a smooth
 made-up objective, so BoTorch is past its Sobol phase), then times the round's suggestions twice in the same run:
 serially in this process (what the scheduler does with ``suggestion_workers = 0``) and with a warmed
-:class:`~tuner.suggestions.SuggestionPool` of ``--workers`` processes. Repeats ``--repeats`` times and reports medians
-and the speedup; the last line is one JSON object.
+:class:`~tuner.bo.suggestions.SuggestionPool` of ``--workers`` processes. Repeats ``--repeats`` times and reports
+medians and the speedup; the last line is one JSON object.
 
     .venv/bin/python benchmarks/suggestion_pool.py [--studies 8] [--history 10] [--workers 2] [--repeats 3]
 """
@@ -23,8 +23,8 @@ from typing import Any
 import torch
 
 from search_spaces import get_space, sample_point
-from tuner.ax_adapter import HistoryTrial
-from tuner.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
+from tuner.bo.ax_adapter import HistoryTrial
+from tuner.bo.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
 
 
 def made_up_objective(point: dict[str, object]) -> float:

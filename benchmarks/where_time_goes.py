@@ -44,8 +44,8 @@ from trainers.batched import TrialBatch
 from trainers.data import TaskData, load_task_data
 from trainers.layers import BinaryOptions
 from trainers.trial import TrialSpec
-from tuner.ax_adapter import HistoryTrial
-from tuner.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
+from tuner.bo.ax_adapter import HistoryTrial
+from tuner.bo.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
 
 FLOAT_BYTES = 4
 MATMUL_OPS = frozenset({"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm"})

@@ -19,8 +19,8 @@ if command_is "${1:-}" "${2:-}" serve || command_is "${1:-}" "${2:-}" scheduler;
     python - <<'PY'
 import sys
 
-from trainers.errors import BnnTuneError
-from tuner.runner import open_storage
+from bnn_errors import BnnTuneError
+from tuner.execution.runner import open_storage
 from tuner.settings import get_settings
 
 try:

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from trainers.errors import BnnTuneError, GiveUpError
+from bnn_errors import BnnTuneError, GiveUpError
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RESULTS = REPOSITORY / "docs" / "results"
@@ -53,7 +53,7 @@ class Run:
 def bnn_tune() -> list[str]:
     """How to call ``bnn-tune``: the entry point next to this interpreter, else the module."""
     script = Path(sys.executable).with_name("bnn-tune")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tuner.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bnn_tune.cli"]
 
 
 def train_command(flags: Flags) -> list[str]:

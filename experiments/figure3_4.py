@@ -56,7 +56,7 @@ from _runs import (
     train_command,
     write_csv,
 )
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 DEFAULT_OUT = RESULTS / "figure3-4"
 FIGURE3_LRS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)

@@ -36,8 +36,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import _runs
+from bnn_errors import InvalidInputError
 from trainers.data import load_task_data
-from trainers.errors import InvalidInputError
 
 DEFAULT_OUT = _runs.RESULTS / "figure5-6"
 VALIDATION_RECORDINGS = 300

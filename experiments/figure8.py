@@ -2,8 +2,8 @@
 
 Runs ``bnn-tune compare --json`` as a subprocess on a dedicated SQLite database in the output folder (default
 Ray executor), then writes from the stored rows: ``report.md``, ``figure8.png`` and ``figure8.svg``
-(:func:`api.figures.render`), ``trials.csv`` (one row per trial), ``curves.csv`` (one row per trial and epoch),
-``tolerance.csv`` (trials-to-target difference for several tolerances) and ``summary.json`` (every number of the
+(:func:`tuner.analysis.figures.render`), ``trials.csv`` (one row per trial), ``curves.csv`` (one row per trial and
+epoch), ``tolerance.csv`` (trials-to-target difference for several tolerances) and ``summary.json`` (every number of the
 report). With ``--comparison ID`` it only rewrites the outputs from a comparison already in the database, keeping the
 frozen control of ``frozen.csv`` when that file holds the seeds asked for.
 
@@ -41,12 +41,12 @@ from typing import Any
 import numpy as np
 
 from _runs import REPOSITORY, RESULTS, Run, bnn_tune, machine, pct, run_main, train_all, write_csv
-from api.figures import FORMATS, render
 from api.routes.export import studies_csv
-from trainers.errors import GiveUpError, InvalidInputError
-from tuner.analysis import bootstrap_mean_ci, tolerance_sensitivity
-from tuner.reports import UNCOUNTED_STATES, comparison_view, objective_sequence, points_by_epoch
-from tuner.scheduler import N_INITIAL
+from bnn_errors import GiveUpError, InvalidInputError
+from tuner.analysis.figures import FORMATS, render
+from tuner.analysis.reports import UNCOUNTED_STATES, comparison_view, objective_sequence, points_by_epoch
+from tuner.analysis.statistics import bootstrap_mean_ci, tolerance_sensitivity
+from tuner.execution.scheduler import N_INITIAL
 from tuner.storage import Storage, StudyRecord, TrialRecord
 
 DEFAULT_OUT = RESULTS / "figure8"

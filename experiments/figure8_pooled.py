@@ -26,7 +26,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from _runs import REPOSITORY, RESULTS, header_lines, pct, run_main, save_figure, write_csv
-from tuner.analysis import compare_spaces
+from tuner.analysis.statistics import compare_spaces
 
 SPACES = ("latent", "filter")
 TARGETS = (0.935, 0.94, 0.945, 0.95)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = [
     "BinaryConv2d",

@@ -19,8 +19,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from bnn_errors import InvalidInputError, TrainingDivergedError
 from trainers.data import Split, TaskData, load_task_data
-from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.layers import BinaryOptions
 from trainers.models import build_model
 from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizers

@@ -24,10 +24,10 @@ from api.schemas import (
     ComparisonPublic,
     ComparisonSummaryPublic,
 )
-from trainers.errors import InvalidInputError
-from tuner.reports import comparison_view
+from bnn_errors import InvalidInputError
+from tuner.analysis.reports import comparison_view
 from tuner.storage import ComparisonRecord
-from tuner.submit import submit_comparison
+from tuner.study.submit import submit_comparison
 
 __all__ = ["ComparisonId", "router"]
 

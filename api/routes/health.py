@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.deps import StorageDep
 from api.schemas import HealthPublic, ReadinessPublic
-from trainers.errors import BnnTuneError
+from bnn_errors import BnnTuneError
 
 __all__ = ["router"]
 

@@ -26,10 +26,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.figures import MEDIA_TYPES, FigureFormat, objective_label, render, space_colors
 from api.schemas import MAX_ID
-from trainers.errors import NotFoundError
-from tuner.reports import comparison_view, objective_sequence, points_by_epoch, study_view
+from bnn_errors import NotFoundError
+from tuner.analysis.figures import MEDIA_TYPES, FigureFormat, objective_label, render, space_colors
+from tuner.analysis.reports import comparison_view, objective_sequence, points_by_epoch, study_view
 from tuner.storage import TERMINAL_STUDY_STATES, TERMINAL_TRIAL_STATES, CurvePoint, Storage, StudyRecord
 
 __all__ = ["POLL_MILLISECONDS", "comparison_payload", "router", "study_payload"]
@@ -145,7 +145,7 @@ def _curve(points: Iterable[CurvePoint]) -> _Curve:
 def _trial_curves(storage: Storage, study: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A study's trials as plot-ready rows: the epochs and, per metric, its values (None where missing).
 
-    ``study`` is a :func:`~tuner.reports.study_view` without points; ended trials come from the cache, a
+    ``study`` is a :func:`~tuner.analysis.reports.study_view` without points; ended trials come from the cache, a
     running trial is read on its own, and the study's curves are read in one query if an ended one is missing.
     """
     curves: dict[int, _Curve] = {}

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path
 
 from api.deps import ReadAccess
 from api.schemas import ParameterPublic, SpacePublic
+from bnn_errors import NotFoundError
 from search_spaces import Parameter, RangeParameter, SearchSpace, UnknownSpaceError, get_space, list_spaces
-from trainers.errors import NotFoundError
 
 __all__ = ["router", "space_public"]
 

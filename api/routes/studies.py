@@ -20,11 +20,11 @@ from api.schemas import (
     StudyPublic,
     TrialPublic,
 )
-from trainers.errors import InvalidInputError, NotFoundError
-from tuner.reports import points_by_epoch, study_view, trial_view
+from bnn_errors import InvalidInputError, NotFoundError
+from tuner.analysis.reports import points_by_epoch, study_view, trial_view
 from tuner.settings import Settings
 from tuner.storage import Storage, StudyRecord, StudyState
-from tuner.submit import submit_study
+from tuner.study.submit import submit_study
 
 __all__ = ["StudyId", "check_capacity", "router", "study_public"]
 

@@ -16,7 +16,7 @@ from api import create_app
 from search_spaces import RangeParameter, get_space
 from tuner.settings import Settings
 from tuner.storage import Storage, StudyRecord
-from tuner.submit import StudyRequest, submit_comparison, submit_study
+from tuner.study.submit import StudyRequest, submit_comparison, submit_study
 
 if TYPE_CHECKING:
     # Imported where used at run time, after pytest_configure has silenced its import-time warning.

@@ -16,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.figures import figure8, render
 from api.routes.pages import comparison_payload
+from bnn_errors import InvalidInputError
 from tests.api.conftest_pages import EPOCHS, HOSTILE_TASK, N_TRIALS, REPLICATES, SPACES, Seeded, build_app, seed
-from trainers.errors import InvalidInputError
-from tuner.reports import comparison_view
+from tuner.analysis.figures import figure8, render
+from tuner.analysis.reports import comparison_view
 from tuner.storage import Storage, StudySpec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bnn_errors import InvalidInputError
 from tests.experiments._scripts import csv_rows, load_script, run_script
-from trainers.errors import InvalidInputError
 
 
 def _run(*args: str) -> None:

@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch import nn
 
+from bnn_errors import InvalidInputError, TrainingDivergedError
 from tests.trainers._single import binary_signs, single_run
 from trainers.batched import BatchedAudioFC, TrialBatch, batch_key, check_batch, train_batch
 from trainers.data import TaskData, TensorSplit, load_task_data
-from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.layers import BinaryOptions
 from trainers.models import AudioFC
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial

@@ -9,8 +9,8 @@ import json
 import pytest
 from rich.console import Console
 
-from trainers.errors import InvalidInputError
-from tuner.bench_cli import add_bench_parsers
+from bnn_errors import InvalidInputError
+from bnn_tune.bench import add_bench_parsers
 
 # Batched and single paths agree exactly only at one torch thread (the same reduction order).
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch import nn
 
+from bnn_errors import InvalidInputError, TrainingDivergedError
 from tests.trainers._single import binary_signs, single_run
 from trainers.batched import BatchedAudioFC, BatchedBiRealNet20, MemberSetup, TrialBatch, train_batch
 from trainers.data import TaskData, TensorSplit, load_task_data
-from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.layers import BinaryConv2d, BinaryOptions
 from trainers.models import AudioFC, BiRealNet20
 from trainers.trial import TrialResult, TrialSpec, train_trial

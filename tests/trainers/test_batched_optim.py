@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from bnn_errors import InvalidInputError
 from trainers.batched import (
     BatchedBop,
     BatchedFilter,
@@ -15,7 +16,6 @@ from trainers.batched import (
     MemberFlips,
     member_views,
 )
-from trainers.errors import InvalidInputError
 from trainers.optim import Bop, FilterOptimizer, HyperparameterDecay, LatentSGD, decay_factor
 
 SHAPES = [(5, 7), (3, 5)]

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
+from bnn_errors import CorruptDataError, DataNotFoundError, InvalidInputError
 from trainers.data import _audio as audio_module
 from trainers.data import find_data_root, load_audio
 from trainers.data._audio import speaker_split
 from trainers.data._mel import MelSettings, fit_length, log_mel, mel_filterbank
 from trainers.data._wav import read_wav, resample
-from trainers.errors import CorruptDataError, DataNotFoundError, InvalidInputError
 
 pytestmark = pytest.mark.usefixtures("data_env")
 REPO = Path(__file__).resolve().parents[2]

@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
+from bnn_errors import CorruptDataError, DataNotFoundError, InvalidInputError
 from trainers.data import Split, TensorSplit, find_data_root, load_cifar10
 from trainers.data import _cifar as cifar_module
 from trainers.data._augment import CIFAR10_MEAN, CIFAR10_STD
 from trainers.data._tar import read_tar_gz
-from trainers.errors import CorruptDataError, DataNotFoundError, InvalidInputError
 
 pytestmark = pytest.mark.usefixtures("data_env")
 REPO = Path(__file__).resolve().parents[2]

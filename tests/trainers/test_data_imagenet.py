@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from bnn_errors import CorruptDataError, DataNotFoundError, InvalidInputError
 from trainers.data import ImageFolderSplit, load_imagenet, load_task_data
 from trainers.data._augment import IMAGENET_MEAN, IMAGENET_STD
 from trainers.data._imagenet import CROP_RATIO, CROP_TRIES, _random_resized_box
-from trainers.errors import CorruptDataError, DataNotFoundError, InvalidInputError
 
 pytestmark = pytest.mark.usefixtures("data_env")
 Colour = Callable[[int], tuple[int, int, int]]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bnn_errors import DataNotFoundError, InvalidInputError
 from trainers.data import TASKS, cache_dir, find_data_root, load_task_data
-from trainers.errors import DataNotFoundError, InvalidInputError
 
 pytestmark = pytest.mark.usefixtures("data_env")
 MARKER = "fsdd/recordings"

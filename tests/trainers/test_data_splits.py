@@ -9,9 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bnn_errors import InvalidInputError
 from trainers.data import Split, TaskData, TensorSplit
 from trainers.data._augment import CIFAR10_MEAN, CIFAR10_STD, ChannelNormalize, RandomCropFlip
-from trainers.errors import InvalidInputError
 
 
 def _split(n: int = 10, num_classes: int = 3) -> TensorSplit:

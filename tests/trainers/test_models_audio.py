@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.layers import BinaryLayer, BinaryLinear, BinaryOptions
 from trainers.models import AudioFC
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.layers import BinaryLayer, BinaryOptions
 from trainers.models import MODEL_TASKS, AudioFC, BiRealNet20, ReActNetA, build_model
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.layers import BinaryConv2d, BinaryLayer, BinaryOptions
 from trainers.models import ReActNetA, RPReLU, RSign
 

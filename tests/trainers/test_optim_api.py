@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.layers import BinaryConv2d, BinaryLayer, BinaryLinear
 from trainers.optim import (
     SCHEDULES,

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from bnn_errors import InvalidInputError, TrainingDivergedError
 from trainers.data import TaskData, TensorSplit, load_task_data
-from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.models import build_model
 from trainers.optim import build_optimizers, split_parameters
 from trainers.trial import EpochPoint, TrialSpec, train_trial

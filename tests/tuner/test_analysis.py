@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainers.errors import InvalidInputError, NotFoundError
-from tuner.analysis import (
+from bnn_errors import InvalidInputError, NotFoundError
+from tuner.analysis.statistics import (
     best_so_far,
     bootstrap_mean_ci,
     compare_spaces,

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pytest
 import torch
 
+from bnn_errors import ConflictError, InvalidInputError, NotFoundError
 from search_spaces import (
     FILTER_SPACE,
     LATENT_SPACE,
@@ -15,8 +16,7 @@ from search_spaces import (
     RangeParameter,
     SearchSpace,
 )
-from trainers.errors import ConflictError, InvalidInputError, NotFoundError
-from tuner.ax_adapter import AxAdapter, HistoryTrial
+from tuner.bo.ax_adapter import AxAdapter, HistoryTrial
 
 torch.set_num_threads(1)
 

@@ -9,10 +9,10 @@ import time
 import psutil
 import pytest
 
-from tuner.scheduler import Scheduler
+from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.submit import StudyRequest, submit_comparison
+from tuner.study.submit import StudyRequest, submit_comparison
 
 EPOCHS = 10
 # The full FSDD training split and 10 epochs: the batch of three trains for seconds, long enough to be killed after
@@ -49,7 +49,7 @@ def _epoch_seconds(storage: Storage, trial_id: int) -> dict[int, float]:
 
 @pytest.mark.slow
 def test_a_batch_on_a_dying_worker_is_retried_as_a_whole(db: tuple[Storage, str], ray_cluster: None) -> None:
-    from tuner.ray_executor import RayExecutor
+    from tuner.execution.ray_executor import RayExecutor
 
     storage, url = db
     _, studies = submit_comparison(storage, Settings(), REQUEST, ["filter"], replicates=3)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from tuner.cli import main
+from bnn_tune.cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

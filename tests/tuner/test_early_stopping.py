@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trainers.errors import InvalidInputError
-from tuner.early_stopping import EarlyStopping
+from bnn_errors import InvalidInputError
+from tuner.study.early_stopping import EarlyStopping
 
 
 def test_median_rule_stops_below_the_median_of_enough_peers() -> None:

@@ -1,4 +1,4 @@
-"""Which queued trials the executors send as one batch: ``tuner.worker.group_jobs``."""
+"""Which queued trials the executors send as one batch: ``tuner.execution.worker.group_jobs``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
+from bnn_errors import InvalidInputError
 from trainers.batched import worth_batching
-from trainers.errors import InvalidInputError
 from trainers.trial import TrialSpec
-from tuner.worker import TrialJob, group_jobs
+from tuner.execution.worker import TrialJob, group_jobs
 
 AUDIO = TrialSpec(task="audio", optimizer="filter", hyperparameters={"alpha": 1e-3, "gamma": 0.1})
 

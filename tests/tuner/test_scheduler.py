@@ -12,11 +12,11 @@ import psutil
 import pytest
 
 from search_spaces import FILTER_SPACE, SearchSpace, register_space, unregister_space
-from tuner.executor import InlineExecutor
-from tuner.scheduler import Scheduler
+from tuner.execution.executor import InlineExecutor
+from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.submit import StudyRequest, submit_comparison, submit_study
+from tuner.study.submit import StudyRequest, submit_comparison, submit_study
 
 QUICK = StudyRequest(task="audio", space="filter", n_trials=3, epochs=1, seed=0, max_train=200)
 
@@ -136,7 +136,7 @@ def _kill_trial_worker_when_it_reports(storage: Storage, study_id: int, killed: 
 
 @pytest.mark.slow
 def test_ray_worker_death_is_retried(db: tuple[Storage, str], ray_cluster: None) -> None:
-    from tuner.ray_executor import RayExecutor
+    from tuner.execution.ray_executor import RayExecutor
 
     storage, url = db
     study = submit_study(
@@ -233,8 +233,8 @@ def test_ray_executor_splits_a_submission_only_over_the_free_slots(
     """Trials submitted while a batch still runs go out as one batch on the slot left free: a round whose studies come
     back at different times is not cut smaller at every round."""
     from trainers.trial import TrialSpec
-    from tuner import ray_executor, worker
-    from tuner.worker import TrialJob, TrialOutcome
+    from tuner.execution import ray_executor, worker
+    from tuner.execution.worker import TrialJob, TrialOutcome
 
     storage, url = db
     submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 4}))
@@ -277,7 +277,7 @@ def test_ray_executor_splits_a_submission_only_over_the_free_slots(
 def test_ray_executor_splits_a_round_into_one_batch_per_slot(
     db: tuple[Storage, str], ray_cluster: None, cpus_per_trial: float, batches: int
 ) -> None:
-    from tuner.ray_executor import RayExecutor
+    from tuner.execution.ray_executor import RayExecutor
 
     storage, url = db
     request = StudyRequest(**{**QUICK.__dict__, "n_trials": 1})

@@ -9,9 +9,9 @@ from typing import cast
 
 import pytest
 
-from trainers.errors import InvalidInputError
-from tuner.executor import InlineExecutor
-from tuner.runner import build_executor
+from bnn_errors import InvalidInputError
+from tuner.execution.executor import InlineExecutor
+from tuner.execution.runner import build_executor
 from tuner.settings import Settings, env_variable, get_settings, override_settings
 
 

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
-from trainers.errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
+from bnn_errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
 from tuner.storage import ComparisonSpec, Storage, StudySpec, alembic_config
 from tuner.storage._models import Base
 

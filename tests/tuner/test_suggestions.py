@@ -10,13 +10,13 @@ import psutil
 import pytest
 
 from search_spaces import FILTER_SPACE, get_space, register_space, unregister_space
-from tuner.ax_adapter import AxAdapter, HistoryTrial
-from tuner.executor import InlineExecutor
-from tuner.scheduler import Scheduler
+from tuner.bo.ax_adapter import AxAdapter, HistoryTrial
+from tuner.bo.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
+from tuner.execution.executor import InlineExecutor
+from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.submit import StudyRequest, submit_comparison, submit_study
-from tuner.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
+from tuner.study.submit import StudyRequest, submit_comparison, submit_study
 
 
 def objective(parameters: dict[str, object]) -> float:

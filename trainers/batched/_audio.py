@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from bnn_errors import InvalidInputError
 from trainers.batched._members import BatchedModel, MemberBatchNorm, MemberSetup, check_sizes
-from trainers.errors import InvalidInputError
 from trainers.layers import sign_ste
 from trainers.models import AudioFC
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bnn_errors import InvalidInputError
 from trainers.batched._members import BatchedModel, MemberBatchNorm2d, MemberSetup, check_sizes
-from trainers.errors import InvalidInputError
 from trainers.layers import BinaryConv2d
 from trainers.models import BiRealNet20
 from trainers.models._activations import approx_sign

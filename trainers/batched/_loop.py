@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bnn_errors import InvalidInputError, TrainingDivergedError
 from trainers.batched._audio import BatchedAudioFC
 from trainers.batched._birealnet import BatchedBiRealNet20
 from trainers.batched._members import BatchedModel, MemberSetup
@@ -32,7 +33,6 @@ from trainers.batched._optim import (
     member_views,
 )
 from trainers.data import Split, TaskData, TensorSplit
-from trainers.errors import InvalidInputError, TrainingDivergedError
 from trainers.optim import (
     FilterOptimizer,
     HyperparameterDecay,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = [
     "BatchedModel",

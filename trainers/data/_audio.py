@@ -12,12 +12,12 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from bnn_errors import CorruptDataError, DataNotFoundError, InvalidInputError
 from trainers.data._cache import cache_key, cache_path, load_cached, save_cached, scan_files
 from trainers.data._locate import find_first_marker
 from trainers.data._mel import MelSettings, fit_length, log_mel
 from trainers.data._splits import TaskData, TensorSplit
 from trainers.data._wav import read_wav, resample
-from trainers.errors import CorruptDataError, DataNotFoundError, InvalidInputError
 
 __all__ = ["AudioDataset", "AudioSplitRule", "load_audio", "speaker_split"]
 

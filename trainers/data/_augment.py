@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = [
     "CIFAR10_MEAN",

@@ -14,12 +14,12 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from bnn_errors import CorruptDataError, InvalidInputError
 from trainers.data._augment import CIFAR10_MEAN, CIFAR10_STD, ChannelNormalize, RandomCropFlip
 from trainers.data._cache import cache_key, cache_path, load_cached, save_cached, scan_files
 from trainers.data._locate import find_first_marker
 from trainers.data._splits import TaskData, TensorSplit
 from trainers.data._tar import read_tar_gz
-from trainers.errors import CorruptDataError, InvalidInputError
 
 __all__ = ["CIFAR10_CLASSES", "load_cifar10"]
 

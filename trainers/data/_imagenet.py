@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from bnn_errors import CorruptDataError, DataNotFoundError, InvalidInputError
 from trainers.data._augment import IMAGENET_MEAN, IMAGENET_STD, ChannelNormalize
 from trainers.data._locate import find_data_root
 from trainers.data._splits import Split, TaskData, check_batch_size, permutation, resolve_device
-from trainers.errors import CorruptDataError, DataNotFoundError, InvalidInputError
 
 __all__ = ["ImageFolderSplit", "load_imagenet"]
 

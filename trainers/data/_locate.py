@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from trainers.errors import DataNotFoundError
+from bnn_errors import DataNotFoundError
 
 __all__ = ["DATA_ENV", "CACHE_ENV", "cache_dir", "candidate_roots", "find_data_root", "find_first_marker"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = ["MelSettings", "fit_length", "hz_to_mel", "log_mel", "mel_filterbank", "mel_to_hz"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = ["Augment", "Normalize", "Split", "TaskData", "TensorSplit", "resolve_device"]
 

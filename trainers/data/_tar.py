@@ -14,7 +14,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
-from trainers.errors import CorruptDataError
+from bnn_errors import CorruptDataError
 
 __all__ = ["read_tar_gz"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
+from bnn_errors import InvalidInputError
 from trainers.data._audio import load_audio
 from trainers.data._cifar import load_cifar10
 from trainers.data._imagenet import load_imagenet
 from trainers.data._splits import TaskData
-from trainers.errors import InvalidInputError
 
 __all__ = ["TASKS", "load_task_data"]
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from trainers.errors import CorruptDataError
+from bnn_errors import CorruptDataError
 
 __all__ = ["read_wav", "resample"]
 

@@ -6,7 +6,7 @@ import math
 
 from torch import nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.layers import BinaryOptions
 from trainers.models._audio import AudioFC
 from trainers.models._birealnet import BiRealNet20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.layers import BinaryConv2d, BinaryLinear, BinaryOptions
 
 DEFAULT_BINARY = BinaryOptions()

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.optim._flips import FlipCounter
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 
 def check_open_unit(name: str, value: float) -> float:

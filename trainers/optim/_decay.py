@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.optim._bop import Bop
 from trainers.optim._filter import FilterOptimizer
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.layers import BinaryLayer
 from trainers.optim._base import BinaryOptimizer
 from trainers.optim._bop import Bop

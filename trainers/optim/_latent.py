@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 from trainers.optim._base import BinaryOptimizer
 from trainers.optim._checks import check_momentum, check_non_negative, check_positive
 from trainers.optim._flips import binary_signs_, count_changes

@@ -21,7 +21,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from trainers.errors import ConflictError, InvalidInputError, StorageUnavailableError
+from bnn_errors import ConflictError, InvalidInputError, StorageUnavailableError
 
 __all__ = [
     "DATABASE_URL_VARIABLE",

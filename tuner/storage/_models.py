@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from trainers.errors import NotFoundError
+from bnn_errors import NotFoundError
 from tuner.storage._records import (
     STUDY_STATES,
     TRIAL_STATES,

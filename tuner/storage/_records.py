@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = [
     "STUDY_STATES",

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from trainers.errors import ConflictError, InvalidInputError
+from bnn_errors import ConflictError, InvalidInputError
 from tuner.storage._records import (
     TERMINAL_STUDY_STATES,
     TERMINAL_TRIAL_STATES,

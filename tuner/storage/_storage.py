@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable, Select
 
-from trainers.errors import ConflictError, InvalidInputError
+from bnn_errors import ConflictError, InvalidInputError
 from tuner.storage._engine import (
     READ_ONLY,
     current_revision,

@@ -27,8 +27,8 @@ from typing import Literal, get_args
 
 import torch
 
+from bnn_errors import BnnTuneError, ConflictError, GiveUpError, InvalidInputError, NotFoundError
 from search_spaces import ChoiceParameter, RangeParameter, SearchSpace
-from trainers.errors import BnnTuneError, ConflictError, GiveUpError, InvalidInputError, NotFoundError
 
 # Ax prints its storage set-up at import time and warns about its own use of deprecated pandas and torch APIs;
 # none of it is actionable for our users, so silence it before the import.

@@ -2,8 +2,8 @@
 
 An executor takes :class:`TrialJob` objects and hands back :class:`TrialOutcome` objects as attempts finish. It never
 raises for a failed attempt: a worker that died comes back as a failed outcome with ``retryable=True``, and the
-scheduler decides whether to try again. The Ray executor (``tuner.ray_executor``) runs jobs on a Ray cluster; the
-:class:`InlineExecutor` here runs them one after another in the calling process (unit tests, debugging).
+scheduler decides whether to try again. The Ray executor (``tuner.execution.ray_executor``) runs jobs on a Ray cluster;
+the :class:`InlineExecutor` here runs them one after another in the calling process (unit tests, debugging).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from tuner.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
+from tuner.execution.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
 
 __all__ = ["Executor", "InlineExecutor"]
 
@@ -48,7 +48,7 @@ class InlineExecutor(Executor):
     """Runs submitted jobs in this process when :meth:`wait` is called.
 
     One job per call by default; with ``batch=True`` every queued job, those that can share a batched model
-    (see :func:`tuner.worker.group_jobs`) trained together.
+    (see :func:`tuner.execution.worker.group_jobs`) trained together.
     """
 
     def __init__(self, *, batch: bool = False) -> None:

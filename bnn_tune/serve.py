@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = ["add_service_parsers"]
 
@@ -97,8 +97,8 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> dict[str, object]:
     import uvicorn
 
     from api import create_app
-    from trainers.errors import RetryableError
-    from tuner.runner import open_storage
+    from bnn_errors import RetryableError
+    from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
     settings = get_settings()
@@ -124,7 +124,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> dict[str, object]:
 
 def _cmd_scheduler(args: argparse.Namespace, console: Console) -> dict[str, object]:
     from api import SchedulerService
-    from tuner.runner import open_storage
+    from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
     settings = get_settings()

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from bnn_errors import BnnTuneError, ConflictError, InvalidInputError, RetryableError
 from trainers.batched import batch_key, train_batch, worth_batching
-from trainers.errors import BnnTuneError, ConflictError, InvalidInputError, RetryableError
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
-from tuner.early_stopping import EarlyStopping
 from tuner.storage import Storage
+from tuner.study.early_stopping import EarlyStopping
 
 __all__ = [
     "OBJECTIVES",

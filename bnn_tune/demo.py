@@ -4,7 +4,7 @@ Starts ``bnn-tune serve`` (embedded defaults: SQLite file, local Ray, scheduler 
 is ready, submits a latent-vs-filter comparison on FSDD through ``POST /comparisons``, prints the URL of its results
 page, and keeps serving until interrupted (Ctrl-C). The page fills in as trials finish.
 
-    .venv/bin/python -m tuner.demo [--port 8000] [--replicates 3] [--trials 6] [--epochs 5]
+    .venv/bin/python -m bnn_tune.demo [--port 8000] [--replicates 3] [--trials 6] [--epochs 5]
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def set_threads(threads: int | None) -> None:
     """
     import torch
 
-    from trainers.errors import InvalidInputError
+    from bnn_errors import InvalidInputError
 
     if threads is None:
         return
@@ -92,7 +92,7 @@ def set_threads(threads: int | None) -> None:
 
 
 def _member_specs(args: argparse.Namespace) -> list[TrialSpec]:
-    from trainers.errors import InvalidInputError
+    from bnn_errors import InvalidInputError
     from trainers.trial import TrialSpec
 
     if args.members < 1:
@@ -121,7 +121,7 @@ def _member_specs(args: argparse.Namespace) -> list[TrialSpec]:
                 device=args.device,
             )
         )
-    # as the scheduler orders a batch (tuner.worker.group_jobs): each optimizer's members consecutive
+    # as the scheduler orders a batch (tuner.execution.worker.group_jobs): each optimizer's members consecutive
     return sorted(specs, key=lambda spec: spec.optimizer)
 
 
@@ -129,8 +129,8 @@ def _eval_sample(data: TaskData, max_eval: int | None) -> TaskData:
     """``data`` with at most ``max_eval`` validation and test examples, a seeded random sample of each."""
     import dataclasses
 
+    from bnn_errors import InvalidInputError
     from trainers.data import TensorSplit
-    from trainers.errors import InvalidInputError
 
     if max_eval is None:
         return data
@@ -148,9 +148,9 @@ def _cmd_bench_batched(args: argparse.Namespace, console: Console) -> dict[str, 
 
     import torch
 
+    from bnn_errors import TrainingDivergedError
     from trainers.batched import TrialBatch, train_batch
     from trainers.data import load_task_data
-    from trainers.errors import TrainingDivergedError
     from trainers.trial import TrialResult, resolve_device, train_trial
 
     specs = _member_specs(args)

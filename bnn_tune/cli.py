@@ -16,10 +16,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from trainers.errors import BnnTuneError, InvalidInputError
-from tuner.bench_cli import add_bench_parsers, set_threads
-from tuner.commands import add_tuning_parsers
-from tuner.serve_cli import add_service_parsers
+from bnn_errors import BnnTuneError, InvalidInputError
+from bnn_tune.bench import add_bench_parsers, set_threads
+from bnn_tune.commands import add_tuning_parsers
+from bnn_tune.serve import add_service_parsers
 
 __all__ = ["main"]
 

@@ -18,9 +18,9 @@ import ray
 import torch
 from ray.exceptions import RayError, RayTaskError
 
-from trainers.errors import RetryableError
-from tuner.executor import Executor
-from tuner.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
+from bnn_errors import RetryableError
+from tuner.execution.executor import Executor
+from tuner.execution.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
 
 __all__ = ["ClusterUnavailableError", "RayExecutor"]
 
@@ -119,7 +119,7 @@ class RayExecutor(Executor):
     def slots(self) -> int:
         """How many of this executor's tasks the cluster can run at once: its total CPUs, GPUs and custom
         resources over what one task asks of each (the scarcest decides), at least 1. Totals, not what is free
-        now: the count a round's batches are split to fill (see :func:`tuner.worker.group_jobs`)."""
+        now: the count a round's batches are split to fill (see :func:`tuner.execution.worker.group_jobs`)."""
         totals: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         asked = {
             "CPU": self._options["num_cpus"],

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trainers.errors import InvalidInputError, NotFoundError
+from bnn_errors import InvalidInputError, NotFoundError
 
 __all__ = [
     "ComparisonSummary",

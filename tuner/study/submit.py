@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from bnn_errors import InvalidInputError
 from search_spaces import UnknownSpaceError, get_space
 from trainers.data import TASKS
-from trainers.errors import InvalidInputError
-from tuner.early_stopping import EarlyStopping
+from tuner.execution.worker import OBJECTIVES
 from tuner.settings import Settings
 from tuner.storage import ComparisonRecord, ComparisonSpec, Storage, StudyRecord, StudySpec
-from tuner.worker import OBJECTIVES
+from tuner.study.early_stopping import EarlyStopping
 
 __all__ = ["StudyRequest", "derive_seed", "submit_comparison", "submit_study"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = ["EarlyStopping"]
 

@@ -23,9 +23,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bnn_errors import BnnTuneError, InvalidInputError
 from search_spaces import get_space
-from trainers.errors import BnnTuneError, InvalidInputError
-from tuner.ax_adapter import AxAdapter, HistoryState, HistoryTrial
+from tuner.bo.ax_adapter import AxAdapter, HistoryState, HistoryTrial
 
 __all__ = ["Answer", "SuggestionPool", "SuggestionRequest", "suggest_from_history"]
 
@@ -95,7 +95,7 @@ def suggest_from_history(request: SuggestionRequest) -> dict[str, object] | None
 
 def _warm_worker() -> None:
     # Importing Ax and BoTorch takes seconds: pay it when the worker starts, not on its first suggestion.
-    import tuner.ax_adapter  # noqa: F401
+    import tuner.bo.ax_adapter  # noqa: F401
 
 
 class SuggestionPool:

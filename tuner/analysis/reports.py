@@ -12,8 +12,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from trainers.errors import InvalidInputError
-from tuner.analysis import best_so_far, compare_spaces
+from bnn_errors import InvalidInputError
+from tuner.analysis.statistics import best_so_far, compare_spaces
 from tuner.storage import CurvePoint, Storage, StudyRecord, TrialRecord
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Each replicate study's best-so-far curve is drawn faintly; over them, per search space, the mean over
 replicates with its bootstrap confidence band, and on the target line each space's mean trials-to-target with
-its interval. The input is :func:`tuner.reports.comparison_view`, so the figure shows exactly the numbers the
+its interval. The input is :func:`tuner.analysis.reports.comparison_view`, so the figure shows exactly the numbers the
 JSON API reports. Figures are built on matplotlib's Agg canvas without pyplot, so rendering keeps no global
 figure state and may run in a server's worker threads.
 """
@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from trainers.errors import InvalidInputError
+from bnn_errors import InvalidInputError
 
 __all__ = ["FORMATS", "figure8", "objective_label", "render", "space_colors"]
 
@@ -65,7 +65,7 @@ def figure8(view: Mapping[str, Any]) -> Figure:
     """Figure 8 of a comparison: best-so-far per trial, faint replicates, mean and CI band per space.
 
     Args:
-        view: a comparison as :func:`tuner.reports.comparison_view` gives it. Before any trial has completed
+        view: a comparison as :func:`tuner.analysis.reports.comparison_view` gives it. Before any trial has completed
             the figure is still drawn, with its axes and a note saying there is nothing to plot yet.
     """
     figure = Figure(figsize=(8.0, 5.2), layout="constrained")

@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from tuner.executor import Executor
+    from tuner.execution.executor import Executor
     from tuner.storage import Storage
-    from tuner.submit import StudyRequest
+    from tuner.study.submit import StudyRequest
 
 # The tuner's modules (Ax, SQLAlchemy, Ray) are imported inside the handlers, so that `bnn-tune train` starts fast
 # and runs where only PyTorch is installed.
@@ -86,8 +86,8 @@ def add_tuning_parsers(commands: Any) -> None:
 
 
 def _request(args: argparse.Namespace, space: str) -> StudyRequest:
-    from trainers.errors import InvalidInputError
-    from tuner.submit import StudyRequest
+    from bnn_errors import InvalidInputError
+    from tuner.study.submit import StudyRequest
 
     if args.suggestion_workers is not None and args.suggestion_workers < 0:
         raise InvalidInputError(f"--suggestion-workers must be >= 0, got {args.suggestion_workers}")
@@ -119,7 +119,7 @@ def _early_stopping(text: str | None) -> dict[str, Any] | None:
 
 def _executor(args: argparse.Namespace) -> Executor:
     """The executor the command asked for, built before anything is written (a dead cluster writes nothing)."""
-    from tuner.runner import build_executor
+    from tuner.execution.runner import build_executor
     from tuner.settings import get_settings
 
     # The flag turns batching on; without it the setting (BNN_TUNE_BATCH_TRIALS) decides.
@@ -134,8 +134,8 @@ def _run_with_progress(
     label: str,
     suggestion_workers: int | None = None,
 ) -> None:
-    from tuner.reports import study_view
-    from tuner.runner import build_scheduler, run_studies
+    from tuner.analysis.reports import study_view
+    from tuner.execution.runner import build_scheduler, run_studies
     from tuner.settings import get_settings
 
     settings = get_settings()
@@ -185,10 +185,10 @@ def _study_table(view: dict[str, Any], console: Console) -> None:
 
 
 def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from tuner.reports import study_view
-    from tuner.runner import open_storage
+    from tuner.analysis.reports import study_view
+    from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
-    from tuner.submit import submit_study
+    from tuner.study.submit import submit_study
 
     storage = open_storage(get_settings())
     request = _request(args, args.space)
@@ -207,8 +207,8 @@ def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]
 
 
 def _cmd_study_show(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from tuner.reports import study_view
-    from tuner.runner import open_storage
+    from tuner.analysis.reports import study_view
+    from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
     view = study_view(open_storage(get_settings()), args.id)
@@ -248,10 +248,10 @@ def _comparison_table(view: dict[str, Any], console: Console) -> None:
 def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if getattr(args, "compare_command", None) == "show":
         return _cmd_compare_show(args, console)
-    from tuner.reports import comparison_view
-    from tuner.runner import open_storage
+    from tuner.analysis.reports import comparison_view
+    from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
-    from tuner.submit import submit_comparison
+    from tuner.study.submit import submit_comparison
 
     storage = open_storage(get_settings())
     spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
@@ -273,8 +273,8 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
 
 
 def _cmd_compare_show(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from tuner.reports import comparison_view
-    from tuner.runner import open_storage
+    from tuner.analysis.reports import comparison_view
+    from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
     view = comparison_view(open_storage(get_settings()), args.id)

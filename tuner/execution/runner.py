@@ -1,7 +1,7 @@
 """Running studies from a command: open the database, build the executor, tick the scheduler until done.
 
 This is the embedded mode in one process (the CLI's ``study run`` and ``compare``); the service runs the same
-:class:`~tuner.scheduler.Scheduler` in a background thread.
+:class:`~tuner.execution.scheduler.Scheduler` in a background thread.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from tuner.executor import Executor, InlineExecutor
-from tuner.scheduler import Scheduler
+from tuner.execution.executor import Executor, InlineExecutor
+from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
 
@@ -30,14 +30,14 @@ def build_executor(settings: Settings, kind: ExecutorKind = "ray", *, batch: boo
     """A Ray executor (local Ray, or the cluster at the configured address) or the in-process one.
 
     With ``batch`` (by default the ``batch_trials`` setting), the trials submitted in one scheduler round that can
-    share a batched model train as one (``trainers.batched``; see ``tuner.worker.group_jobs`` for which): a
+    share a batched model train as one (``trainers.batched``; see ``tuner.execution.worker.group_jobs`` for which): a
     comparison's replicate studies then advance in lockstep, one batch per round.
     """
     if batch is None:
         batch = settings.batch_trials
     if kind == "inline":
         return InlineExecutor(batch=batch)
-    from tuner.ray_executor import RayExecutor  # Ray is imported only when it is used
+    from tuner.execution.ray_executor import RayExecutor  # Ray is imported only when it is used
 
     return RayExecutor(
         address=settings.ray_address,

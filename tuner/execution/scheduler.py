@@ -18,15 +18,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bnn_errors import BnnTuneError, ConflictError
 from search_spaces import SearchSpace, get_space
-from trainers.errors import BnnTuneError, ConflictError
 from trainers.layers import BinaryOptions
 from trainers.trial import TrialSpec
-from tuner.ax_adapter import AxAdapter, HistoryTrial
-from tuner.executor import Executor
+from tuner.bo.ax_adapter import AxAdapter, HistoryTrial
+from tuner.bo.suggestions import SuggestionPool, SuggestionRequest
+from tuner.execution.executor import Executor
+from tuner.execution.worker import TrialJob, TrialOutcome
 from tuner.storage import Storage, StudyRecord, TrialRecord
-from tuner.suggestions import SuggestionPool, SuggestionRequest
-from tuner.worker import TrialJob, TrialOutcome
 
 __all__ = ["Scheduler", "trial_seed"]
 

@@ -1,0 +1,1 @@
+"""The ``bnn-tune`` command line: a thin layer over ``trainers``, ``tuner`` and ``api``."""

@@ -1,0 +1,7 @@
+"""``python -m bnn_tune``: the ``bnn-tune`` command."""
+
+import sys
+
+from bnn_tune.cli import main
+
+sys.exit(main())
