@@ -23,28 +23,29 @@ from bnn_tune.serve import add_service_parsers
 
 __all__ = ["main"]
 
-# Which command-line flags feed which BNN optimizer's hyperparameters.
-OPTIMIZER_FLAGS: dict[str, tuple[str, ...]] = {
-    "filter": ("alpha", "gamma"),
-    "latent": ("lr", "momentum", "weight_decay", "clip"),
-    "bop": ("threshold", "gamma"),
-    "frozen": (),
-}
-REQUIRED_FLAGS: dict[str, tuple[str, ...]] = {
-    "filter": ("alpha", "gamma"),
-    "latent": ("lr", "momentum", "weight_decay"),
-    "bop": ("threshold", "gamma"),
-    "frozen": (),
-}
+
+class _TrainHelp(argparse.HelpFormatter):
+    """Lists the registered optimizers in the help of ``--optimizer`` when the help is shown: building the parser
+    then imports no torch, so that every command starts fast."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if "--optimizer" not in action.option_strings or text is None:
+            return text
+        from trainers.optim import list_optimizers
+
+        # argparse %-formats the help after this
+        names = ", ".join(entry.name for entry in list_optimizers()).replace("%", "%%")
+        return f"{names} ({text})"
 
 
 def _add_train_parser(commands: Any) -> None:
-    p = commands.add_parser("train", help="train one BNN and print its per-epoch table")
+    p = commands.add_parser("train", help="train one BNN and print its per-epoch table", formatter_class=_TrainHelp)
     p.add_argument("--task", default="audio", help="audio, cifar10 or imagenet (default audio)")
     p.add_argument(
         "--optimizer",
         default="filter",
-        help="filter, latent, bop, or frozen (the control: binary weights stay at their random init; default filter)",
+        help="frozen is the control: binary weights stay at their random init; default filter",
     )
     hp = p.add_argument_group("BNN optimizer hyperparameters")
     hp.add_argument("--alpha", type=float, help="filter: EMA rate of the second filter stage, (0, 1]")
@@ -79,19 +80,26 @@ def _add_train_parser(commands: Any) -> None:
 
 
 def _hyperparameters(args: argparse.Namespace) -> dict[str, float]:
-    if args.optimizer not in OPTIMIZER_FLAGS:
-        raise InvalidInputError(f"optimizer must be one of {', '.join(OPTIMIZER_FLAGS)}; got {args.optimizer!r}")
-    allowed = OPTIMIZER_FLAGS[args.optimizer]
-    all_flags = {name for names in OPTIMIZER_FLAGS.values() for name in names}
-    stray = sorted(n for n in all_flags - set(allowed) if getattr(args, n) is not None)
+    """The hyperparameter flags given, by name: which an optimizer takes, and needs, its registry entry's model says.
+
+    Raises:
+        InvalidInputError: an unknown optimizer, a flag it does not take, or a missing flag it needs (its model
+            checks the ranges later).
+    """
+    from trainers.optim import get_optimizer, list_optimizers
+
+    entry = get_optimizer(args.optimizer)
+    allowed = entry.hyperparameter_names
+    others = {n for other in list_optimizers() for n in other.hyperparameter_names} - set(allowed)
+    stray = sorted(n for n in others if getattr(args, n, None) is not None)
     if stray:
         flags = ", ".join("--" + n.replace("_", "-") for n in stray)
         raise InvalidInputError(f"{flags} do(es) not apply to optimizer {args.optimizer!r}")
-    missing = [n for n in REQUIRED_FLAGS[args.optimizer] if getattr(args, n) is None]
+    missing = [n for n in entry.required_hyperparameters if getattr(args, n, None) is None]
     if missing:
         flags = ", ".join("--" + n.replace("_", "-") for n in missing)
         raise InvalidInputError(f"optimizer {args.optimizer!r} needs {flags}")
-    return {n: float(getattr(args, n)) for n in allowed if getattr(args, n) is not None}
+    return {n: float(getattr(args, n)) for n in allowed if getattr(args, n, None) is not None}
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> dict[str, object]:

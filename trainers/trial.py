@@ -4,8 +4,9 @@ This is the unit of work the tuner runs on a worker. It knows nothing of databas
 ``TrialSpec``, calls ``on_epoch`` with an ``EpochPoint`` after every epoch, and returns a ``TrialResult``.
 
 Real-valued parameters (first and last layers, batch norm) are trained with Adam; binary weights with the chosen BNN
-optimizer. The decay schedule (cosine by default) acts on the BNN optimizer's step size (alpha for the filter
-optimizer, lr for latent SGD) and on Adam's learning rate, stepped once per minibatch.
+optimizer. The decay schedule (cosine by default) acts on the BNN optimizer's step size (its registry entry's
+``decay_key``: alpha for the filter optimizer, lr for latent SGD) and on Adam's learning rate, stepped once per
+minibatch.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bnn_errors import InvalidInputError, TrainingDivergedError
 from trainers.data import Split, TaskData, load_task_data
 from trainers.layers import BinaryOptions
 from trainers.models import build_model
-from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizers
+from trainers.optim import BinaryOptimizer, HyperparameterDecay, build_optimizers, get_optimizer
 
 __all__ = [
     "EpochPoint",
@@ -35,8 +36,6 @@ __all__ = [
     "resolve_device",
     "train_trial",
 ]
-
-DECAY_KEYS = {"filter": "alpha", "latent": "lr", "bop": None, "frozen": None}
 
 
 @dataclass(frozen=True)
@@ -227,7 +226,7 @@ def train_trial(
     steps_per_epoch = math.ceil(len(data.train) / spec.batch_size)
     total_steps = steps_per_epoch * spec.epochs
     schedules = [HyperparameterDecay(real_optimizer, total_steps, spec.decay, key="lr")]
-    decay_key = DECAY_KEYS.get(spec.optimizer)
+    decay_key = get_optimizer(spec.optimizer).decay_key
     if decay_key is not None:
         schedules.append(HyperparameterDecay(bnn_optimizer, total_steps, spec.decay, key=decay_key))
     generator = torch.Generator().manual_seed(spec.seed)

@@ -22,22 +22,15 @@ from bnn_errors import InvalidInputError, TrainingDivergedError
 from trainers.batched._audio import BatchedAudioFC
 from trainers.batched._birealnet import BatchedBiRealNet20
 from trainers.batched._members import BatchedModel, MemberSetup
-from trainers.batched._optim import (
-    BatchedBinaryOptimizer,
-    BatchedBop,
-    BatchedFilter,
-    BatchedFrozen,
-    BatchedLatentSGD,
-    BatchedMixed,
-    exact_dtype,
-    member_views,
-)
+from trainers.batched._optim import BatchedBinaryOptimizer, BatchedMixed, exact_dtype, member_views
 from trainers.data import Split, TaskData, TensorSplit
 from trainers.optim import (
     FilterOptimizer,
     HyperparameterDecay,
     build_optimizers,
     decay_factor,
+    get_optimizer,
+    list_optimizers,
     split_parameters,
 )
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, build_trial_model, cached_task_data, resolve_device
@@ -65,7 +58,8 @@ BATCH_FIELDS: tuple[str, ...] = (
     "device",
 )
 """The ``TrialSpec`` fields all members of a batch share; they may differ in optimizer, hyperparameters, binary
-options and seed (a batch of several optimizers updates each run of consecutive members with its own)."""
+options and seed (a batch of several optimizers updates each run of consecutive members with its own). Every
+member's optimizer must have a batched counterpart (``OptimizerEntry.batched``)."""
 
 BATCHED_MODELS: dict[str, type[BatchedModel]] = {"audio": BatchedAudioFC, "cifar10": BatchedBiRealNet20}
 """The batched model of each task that has one."""
@@ -81,13 +75,19 @@ def worth_batching(spec: TrialSpec, *, cuda_available: bool) -> bool:
     AudioFC trials gain everywhere: their small matmuls leave any device idle. BiRealNet20 trials batch only
     on CUDA (the spec's device, or CUDA where ``cuda_available`` and the spec names none): on CPU one
     network's convolutions already keep a core busy, and the grouped convolutions of a batch run slower
-    than the same convolutions one network at a time (see README, "Batched trials").
+    than the same convolutions one network at a time (see README, "Batched trials"). Trials of an optimizer
+    without a batched counterpart, or of an unknown one (which then fails alone, as a single trial), never batch.
     """
-    if spec.task not in BATCHED_MODELS:
+    if spec.task not in BATCHED_MODELS or not _has_batched(spec.optimizer):
         return False
     if spec.task in _BATCHED_ON_CPU:
         return True
     return spec.device.startswith("cuda") if spec.device is not None else cuda_available
+
+
+def _has_batched(optimizer: str) -> bool:
+    """Whether ``optimizer`` is registered with a batched counterpart."""
+    return any(entry.name == optimizer and entry.batched is not None for entry in list_optimizers())
 
 
 def batch_key(spec: TrialSpec) -> tuple[object, ...]:
@@ -99,14 +99,20 @@ def check_batch(specs: Sequence[TrialSpec]) -> None:
     """Check that ``specs`` can train as one batch.
 
     Raises:
-        InvalidInputError: no specs, a task without a batched model, or members that differ in a field of
-            :data:`BATCH_FIELDS` (the message names it).
+        InvalidInputError: no specs, a task without a batched model, an unknown optimizer or one without a
+            batched counterpart, or members that differ in a field of :data:`BATCH_FIELDS` (the message names it).
     """
     if not specs:
         raise InvalidInputError("a batch needs at least one trial spec")
     first = specs[0]
     if first.task not in BATCHED_MODELS:
         raise InvalidInputError(f"task {first.task!r} has no batched model; batched tasks: {', '.join(BATCHED_TASKS)}")
+    for k, spec in enumerate(specs):
+        if get_optimizer(spec.optimizer).batched is None:
+            batched = ", ".join(entry.name for entry in list_optimizers() if entry.batched is not None)
+            raise InvalidInputError(
+                f"optimizer {spec.optimizer!r} of member {k} has no batched counterpart; batched optimizers: {batched}"
+            )
     for k, spec in enumerate(specs[1:], start=1):
         for name in BATCH_FIELDS:
             if getattr(spec, name) != getattr(first, name):
@@ -124,13 +130,13 @@ def _build(
     tie_signs: list[Tensor] = []
     for k, spec in enumerate(specs):
         single = build_trial_model(spec, data).to(device)
-        # Validates the hyperparameters, binarizes for filter and Bop, and draws from the global RNG exactly
-        # as the single path does (the filter's tie-sign seed).
+        # Validates the hyperparameters, binarizes where the optimizer's entry says so, and draws from the global
+        # RNG exactly as the single path does (the filter's tie-sign seed).
         bnn = build_optimizers(single, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)[0]
         if model is None:
-            # Filter, Bop and frozen members hold weights of -1 and +1, which are their own signs under any STE
-            # clipping or scaling: only latent members need the sign, and only theirs use their options.
-            latent = [s.optimizer == "latent" for s in specs]
+            # Binarized members (filter, Bop, frozen) hold weights of -1 and +1, which are their own signs under any
+            # STE clipping or scaling: only latent members need the sign, and only theirs use their options.
+            latent = [not get_optimizer(s.optimizer).binarize for s in specs]
             setup = MemberSetup(
                 ste_clip=tuple(s.binary.ste_clip and is_latent for s, is_latent in zip(specs, latent, strict=True)),
                 scaling=tuple(s.binary.scaling and is_latent for s, is_latent in zip(specs, latent, strict=True)),
@@ -183,21 +189,15 @@ def _optimizer_runs(specs: Sequence[TrialSpec]) -> list[tuple[int, int]]:
 def _one_optimizer(
     specs: Sequence[TrialSpec], params: Sequence[Tensor], tie_signs: Sequence[Tensor]
 ) -> BatchedBinaryOptimizer:
-    """The batched optimizer of ``specs``, which share one optimizer, on their weights ``params``."""
+    """The batched optimizer of ``specs``, which share one optimizer, on their weights ``params``.
 
-    def values(name: str, default: float | None = None) -> Tensor:
-        column = [s.hyperparameters.get(name, default) for s in specs]
-        return torch.tensor([math.inf if v is None else v for v in column], dtype=torch.float64)
-
-    kind = specs[0].optimizer
-    if kind == "filter":
-        return BatchedFilter(params, values("alpha"), values("gamma"), tie_signs)
-    if kind == "latent":
-        clip = values("clip") if any("clip" in s.hyperparameters for s in specs) else None
-        return BatchedLatentSGD(params, values("lr"), values("momentum"), values("weight_decay"), clip)
-    if kind == "frozen":
-        return BatchedFrozen(params)
-    return BatchedBop(params, values("threshold"), values("gamma"))
+    Raises:
+        InvalidInputError: the optimizer is unknown or has no batched counterpart.
+    """
+    entry = get_optimizer(specs[0].optimizer)
+    if entry.batched is None:
+        raise InvalidInputError(f"optimizer {entry.name!r} has no batched counterpart")
+    return entry.batched(params, [entry.parse(s.hyperparameters) for s in specs], tie_signs)
 
 
 class _TrainFeed:

@@ -5,14 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from pydantic import Field
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
 from trainers.optim._base import BinaryOptimizer
 from trainers.optim._checks import check_open_unit, check_positive
 from trainers.optim._flips import count_changes
+from trainers.optim._hyperparameters import Hyperparameters
 
-__all__ = ["Bop", "bop_update"]
+__all__ = ["Bop", "BopHyperparameters", "bop_update"]
+
+
+class BopHyperparameters(Hyperparameters):
+    """Bop's hyperparameters: the flip threshold and the rate of its gradient average (Helwegen et al. 2019)."""
+
+    threshold: float = Field(gt=0, description="tau: a weight flips where its gradient average exceeds it")
+    gamma: float = Field(gt=0, le=1, description="adaptivity rate of the gradient average m")
 
 
 class Bop(BinaryOptimizer):

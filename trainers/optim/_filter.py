@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from pydantic import Field
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
 from trainers.optim._base import BinaryOptimizer
 from trainers.optim._checks import check_open_unit
 from trainers.optim._flips import binary_signs_, count_changes
+from trainers.optim._hyperparameters import Hyperparameters
 
-__all__ = ["FilterOptimizer", "filter_update"]
+__all__ = ["FilterHyperparameters", "FilterOptimizer", "filter_update"]
+
+
+class FilterHyperparameters(Hyperparameters):
+    """The filter optimizer's hyperparameters: the rates of its two moving averages (paper Eq 12-13)."""
+
+    alpha: float = Field(
+        gt=0, le=1, description="rate of the second moving average, the one that sets the binary weights (lr * wd)"
+    )
+    gamma: float = Field(gt=0, le=1, description="rate of the first moving average, the momentum's (1 - momentum)")
 
 
 class FilterOptimizer(BinaryOptimizer):

@@ -9,8 +9,13 @@ from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
 from trainers.optim._base import BinaryOptimizer
+from trainers.optim._hyperparameters import Hyperparameters
 
-__all__ = ["FrozenBinary"]
+__all__ = ["FrozenBinary", "FrozenHyperparameters"]
+
+
+class FrozenHyperparameters(Hyperparameters):
+    """The frozen control takes no hyperparameters."""
 
 
 class FrozenBinary(BinaryOptimizer):

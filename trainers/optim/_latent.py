@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from pydantic import Field
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
@@ -12,8 +13,20 @@ from bnn_errors import InvalidInputError
 from trainers.optim._base import BinaryOptimizer
 from trainers.optim._checks import check_momentum, check_non_negative, check_positive
 from trainers.optim._flips import binary_signs_, count_changes
+from trainers.optim._hyperparameters import Hyperparameters
 
-__all__ = ["LatentSGD", "latent_update", "sign_changes"]
+__all__ = ["LatentHyperparameters", "LatentSGD", "latent_update", "sign_changes"]
+
+
+class LatentHyperparameters(Hyperparameters):
+    """Latent-weight SGD's hyperparameters (paper Eq 1-5)."""
+
+    lr: float = Field(gt=0, description="learning rate eta of the latent weights")
+    momentum: float = Field(ge=0, lt=1, description="momentum mu of the gradient average")
+    weight_decay: float = Field(ge=0, description="weight decay lambda of the latent weights")
+    clip: float | None = Field(
+        default=None, gt=0, description="bound the latent weights are clamped to after each step; None: no clipping"
+    )
 
 
 class LatentSGD(BinaryOptimizer):
