@@ -4,6 +4,21 @@
 tuner's scheduler in a background thread (:class:`SchedulerService`).
 """
 
-from api.app import SchedulerService, create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from api.app import SchedulerService, create_app
 
 __all__ = ["SchedulerService", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # The app pulls in the scheduler (PyTorch, Ax): loaded on first use, so that a client importing the request and
+    # response models (``api.schemas``) does not pay for them.
+    if name in __all__:
+        from api import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'api' has no attribute {name!r}")

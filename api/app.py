@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from api.deps import ComparisonViews
 from api.errors import ERROR_RESPONSES, install_error_handlers
-from api.routes import comparisons, export, health, spaces, studies
+from api.routes import comparisons, export, health, optimizers, spaces, studies
 from tuner.execution.executor import Executor
 from tuner.execution.runner import ExecutorKind, build_executor, build_scheduler, open_storage
 from tuner.execution.scheduler import Scheduler
@@ -65,7 +65,6 @@ class SchedulerService:
         self.retry_seconds = retry_seconds
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
-        self._error: str | None = None
 
     @classmethod
     def from_settings(cls, storage: Storage, settings: Settings, kind: ExecutorKind) -> SchedulerService:
@@ -76,18 +75,8 @@ class SchedulerService:
         return cls(scheduler, executor, executor_kind=kind, idle_seconds=idle)
 
     def run(self) -> None:
-        """Tick until :attr:`stop_event` is set."""
-        while not self.stop_event.is_set():
-            try:
-                busy = self.scheduler.tick()
-            except Exception as error:
-                self._error = f"{type(error).__name__}: {error}"
-                log.exception("a scheduler tick failed; trying again in %.0f s", self.retry_seconds)
-                self.stop_event.wait(self.retry_seconds)
-                continue
-            self._error = None
-            if not busy:
-                self.stop_event.wait(self.idle_seconds)
+        """Run the scheduler's loop until :attr:`stop_event` is set, riding out failed ticks."""
+        self.scheduler.run(self.stop_event, idle_seconds=self.idle_seconds, retry_seconds=self.retry_seconds)
 
     def start(self) -> None:
         """Run :meth:`run` in a daemon thread."""
@@ -104,8 +93,8 @@ class SchedulerService:
 
     def health(self) -> str:
         """``ok``, ``stopped``, or the error of the last tick."""
-        if self._error is not None:
-            return f"error: {self._error}"
+        if self.scheduler.last_error is not None:
+            return f"error: {self.scheduler.last_error}"
         if self.stop_event.is_set() or (self._thread is not None and not self._thread.is_alive()):
             return "stopped"
         return "ok"
@@ -164,7 +153,7 @@ def create_app(
     app.state.scheduler = None
     app.state.comparison_views = ComparisonViews()
     install_error_handlers(app)
-    for router in (studies.router, comparisons.router, spaces.router, export.router):
+    for router in (studies.router, comparisons.router, spaces.router, optimizers.router, export.router):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     # The web pages come last and are optional, so that the JSON API runs without them.

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.schemas import ComparisonPublic
 from tuner.analysis.reports import comparison_view
 from tuner.settings import Settings
 from tuner.storage import Storage
+from tuner.study.states import StudyState
 
 __all__ = [
     "ComparisonViews",
@@ -81,9 +81,10 @@ class ComparisonViews:
             if entry is not None:
                 self._views.move_to_end(comparison_id)
                 return entry
-        view = comparison_view(storage, comparison_id)
-        entry = (view, ComparisonPublic.model_validate(view).model_dump_json().encode())
-        if view["state"] == "completed":
+        report = comparison_view(storage, comparison_id)
+        view = report.model_dump(mode="json")
+        entry = (view, report.model_dump_json().encode())
+        if report.state is StudyState.COMPLETED:
             with self._lock:
                 self._views[comparison_id] = entry
                 while len(self._views) > self._size:

@@ -15,8 +15,7 @@ and never echo the value sent. Every error body has the shape of :class:`~api.sc
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.schemas import ErrorPublic, FieldErrorPublic
 from bnn_errors import BnnTuneError, ConflictError, InvalidInputError, NotFoundError, RetryableError
 
-__all__ = ["ERROR_RESPONSES", "InvalidFieldError", "field_error", "install_error_handlers", "status_for"]
+__all__ = ["ERROR_RESPONSES", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
@@ -53,41 +52,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     )
 }
 
-_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)")
-_REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
-
-
-class InvalidFieldError(InvalidInputError):
-    """An ``InvalidInputError`` that knows which request field it is about."""
-
-    def __init__(self, message: str, field: str | None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def field_error(
-    error: InvalidInputError, fields: Collection[str], aliases: Mapping[str, str] | None = None
-) -> InvalidInputError:
-    """``error`` with the request field its message starts with (e.g. ``n_trials must be ...``) attached.
-
-    The tuner's checks name the field first in their messages; ``aliases`` renames a tuner name to the
-    request's (``space`` -> ``spaces``). Errors that name no field of ``fields``, and not-found or conflict
-    errors, come back unchanged.
-    """
-    if isinstance(error, NotFoundError | ConflictError):
-        return error
-    match = _LEADING_FIELD.match(str(error))
-    if match is None:
-        return error
-    name = match.group(1)
-    head, _, rest = name.partition(".")
-    head = (aliases or {}).get(head, head)
-    if head not in fields:
-        return error
-    field = head + ("." + rest if rest else "")
-    # The message then starts with the request's name of the field, as the caller knows it.
-    return InvalidFieldError(field + str(error)[len(name) :], field)
-
 
 def status_for(error: BnnTuneError) -> int:
     """The HTTP status code of one of our exceptions."""
@@ -106,7 +70,7 @@ async def _bnn_tune_error(_request: Request, error: Exception) -> JSONResponse:
     status = status_for(error)
     if status >= 500:
         log.error("request failed: %s: %s", type(error).__name__, error)
-    field = getattr(error, "field", None)
+    field = error.field if isinstance(error, InvalidInputError) else None
     body = ErrorPublic(
         detail=str(error),
         type=type(error).__name__,
@@ -115,6 +79,9 @@ async def _bnn_tune_error(_request: Request, error: Exception) -> JSONResponse:
     )
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     return _response(status, body, headers)
+
+
+_REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
 def _field_name(location: tuple[int | str, ...]) -> str:

@@ -33,7 +33,9 @@ from tuner.analysis.reports import comparison_view, objective_sequence
 from tuner.analysis.statistics import compare_spaces
 from tuner.settings import Settings
 from tuner.storage import Storage, StudyRecord
-from tuner.study.submit import StudyRequest, submit_comparison
+from tuner.study.config import ComparisonConfig
+from tuner.study.states import StudyState, TrialState
+from tuner.study.submit import submit_comparison
 
 SPACES = ("latent", "filter")
 REPLICATES = 20
@@ -52,7 +54,7 @@ uvicorn.run(create_app(run_scheduler=False), host="127.0.0.1", port=int(sys.argv
 
 def _point(study: StudyRecord, number: int) -> dict[str, object]:
     point: dict[str, object] = {}
-    for i, parameter in enumerate(get_space(study.space).parameters):
+    for i, parameter in enumerate(get_space(study.config.space).parameters):
         if isinstance(parameter, RangeParameter):
             fraction = ((number + 1) * (i + 3) * 0.137) % 1.0
             point[parameter.name] = parameter.lower + fraction * (parameter.upper - parameter.lower)
@@ -63,12 +65,12 @@ def _point(study: StudyRecord, number: int) -> dict[str, object]:
 
 def seed(storage: Storage) -> int:
     """Store the finished comparison and return its id; the filter studies climb faster, as in the paper."""
-    request = StudyRequest(task="audio", space=SPACES[0], n_trials=TRIALS, epochs=EPOCHS)
-    comparison, studies = submit_comparison(storage, Settings(), request, SPACES, REPLICATES)
+    config = ComparisonConfig(spaces=list(SPACES), replicates=REPLICATES, n_trials=TRIALS, epochs=EPOCHS)
+    comparison, studies = submit_comparison(storage, Settings(), config)
     for study in studies:
         assert study.replicate is not None
-        storage.set_study_state(study.id, "running")
-        rate = 0.04 if study.space == "filter" else 0.025
+        storage.set_study_state(study.id, StudyState.RUNNING)
+        rate = 0.04 if study.config.space == "filter" else 0.025
         for number in range(TRIALS):
             final = min(0.97, 0.3 + rate * number + 0.005 * ((number * 7 + study.replicate * 3) % 11))
             trial = storage.create_trial(study.id, number, _point(study, number))
@@ -77,16 +79,17 @@ def seed(storage: Storage) -> int:
                 curve = (2.3 - 2 * accuracy, accuracy, accuracy, accuracy - 0.01, 1e-3, 0.4)
                 values = dict(zip(METRICS, curve, strict=True))
                 storage.add_points(trial.id, epoch, values)
-            storage.finish_trial(trial.id, "completed", objective=final)
-        storage.set_study_state(study.id, "completed")
+            storage.finish_trial(trial.id, TrialState.COMPLETED, objective=final)
+        storage.set_study_state(study.id, StudyState.COMPLETED)
     return comparison.id
 
 
 def _seeded_comparison(storage: Storage) -> int | None:
     """The id of a completed comparison of the benchmark's shape already in the database, if there is one."""
     for comparison in storage.list_comparisons(limit=10):
-        shape = (comparison.spaces, comparison.replicates, comparison.n_trials, comparison.epochs)
-        if comparison.state == "completed" and shape == (SPACES, REPLICATES, TRIALS, EPOCHS):
+        config = comparison.config
+        shape = (tuple(config.spaces), config.replicates, config.n_trials, config.epochs)
+        if comparison.state is StudyState.COMPLETED and shape == (SPACES, REPLICATES, TRIALS, EPOCHS):
             return comparison.id
     return None
 
@@ -100,9 +103,9 @@ def uncached_view_seconds(storage: Storage, comparison_id: int, repeats: int = 5
         whole.append(time.perf_counter() - start)
         start = time.perf_counter()
         comparison = storage.get_comparison(comparison_id)
-        curves: dict[str, list[list[float | None]]] = {space: [] for space in comparison.spaces}
+        curves: dict[str, list[list[float | None]]] = {space: [] for space in comparison.config.spaces}
         for study in storage.comparison_studies(comparison_id):
-            curves[study.space].append(objective_sequence(storage.trials(study.id)))
+            curves[study.config.space].append(objective_sequence(storage.trials(study.id)))
         queries.append(time.perf_counter() - start)
         start = time.perf_counter()
         compare_spaces(curves, tolerance=0.01)

@@ -24,14 +24,15 @@ from tuner.execution.executor import InlineExecutor
 from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.study.submit import StudyRequest, submit_comparison
+from tuner.study.config import ComparisonConfig
+from tuner.study.submit import submit_comparison
 
 
-def run(folder: Path, request: StudyRequest, replicates: int, batch: bool) -> dict[str, Any]:
+def run(folder: Path, config: ComparisonConfig, batch: bool) -> dict[str, Any]:
     url = f"sqlite:///{folder / f'batch-{batch}.db'}"
     storage = Storage(url)
     storage.migrate()
-    _, studies = submit_comparison(storage, Settings(), request, ["latent", "filter"], replicates)
+    _, studies = submit_comparison(storage, Settings(), config)
     bo_seconds = 0.0
     original = AxAdapter.suggest
 
@@ -67,10 +68,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    request = StudyRequest(task="audio", space="filter", n_trials=args.trials, epochs=args.epochs, seed=0)
+    config = ComparisonConfig(replicates=args.replicates, n_trials=args.trials, epochs=args.epochs, seed=0)
     with tempfile.TemporaryDirectory() as folder:
-        one_by_one = run(Path(folder), request, args.replicates, batch=False)
-        batched = run(Path(folder), request, args.replicates, batch=True)
+        one_by_one = run(Path(folder), config, batch=False)
+        batched = run(Path(folder), config, batch=True)
     figures = {
         "spaces": ["latent", "filter"],
         "replicates": args.replicates,

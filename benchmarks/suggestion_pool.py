@@ -25,6 +25,7 @@ import torch
 from search_spaces import get_space, sample_point
 from tuner.bo.ax_adapter import HistoryTrial
 from tuner.bo.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
+from tuner.study.states import TrialState
 
 
 def made_up_objective(point: dict[str, object]) -> float:
@@ -42,7 +43,7 @@ def requests(spaces: list[str], studies: int, history: int) -> dict[tuple[str, i
             trials = []
             for number in range(history):
                 point = sample_point(space, rng)
-                trials.append(HistoryTrial(number, point, "completed", made_up_objective(point)))
+                trials.append(HistoryTrial(number, point, TrialState.COMPLETED, made_up_objective(point)))
             out[name, replicate] = SuggestionRequest.of(
                 name, seed=replicate, n_initial=5, objective="val_accuracy", history=trials
             )

@@ -46,6 +46,7 @@ from trainers.layers import BinaryOptions
 from trainers.trial import TrialSpec
 from tuner.bo.ax_adapter import HistoryTrial
 from tuner.bo.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
+from tuner.study.states import TrialState
 
 FLOAT_BYTES = 4
 MATMUL_OPS = frozenset({"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm"})
@@ -275,7 +276,7 @@ def suggestion_request(space_name: str, history: int, seed: int) -> SuggestionRe
     trials = []
     for number in range(history):
         point = sample_point(space, rng)
-        trials.append(HistoryTrial(number, point, "completed", made_up_objective(point)))
+        trials.append(HistoryTrial(number, point, TrialState.COMPLETED, made_up_objective(point)))
     return SuggestionRequest.of(
         space_name, seed=seed, n_initial=FIGURE8["n_initial"], objective="val_accuracy", history=trials
     )

@@ -24,7 +24,15 @@ class BnnTuneError(Exception):
 
 
 class InvalidInputError(BnnTuneError, ValueError):
-    """The request is wrong: fix it (a value out of its range, an unknown task or optimizer)."""
+    """The request is wrong: fix it (a value out of its range, an unknown task or optimizer).
+
+    ``field`` names the request field at fault where there is one (dotted for a nested field, as
+    ``early_stopping.percentile``), so that the API and the CLI can point at it without reading the message.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DataNotFoundError(InvalidInputError):

@@ -6,43 +6,115 @@ Long work shows a live progress bar (trials done / total, best so far, ETA) on t
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from tuner.analysis.reports import ComparisonReport, StudyDetailReport
     from tuner.execution.executor import Executor
     from tuner.storage import Storage
-    from tuner.study.submit import StudyRequest
+    from tuner.study.config import StudyOptions
 
 # The tuner's modules (Ax, SQLAlchemy, Ray) are imported inside the handlers, so that `bnn-tune train` starts fast
-# and runs where only PyTorch is installed.
+# and runs where only PyTorch is installed. The configuration module is light (pydantic and the space registry).
 
 __all__ = ["add_tuning_parsers"]
 
+ConfigT = TypeVar("ConfigT", bound="StudyOptions")
 
-def _add_study_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", default="audio", help="audio, cifar10 or imagenet (default audio)")
-    p.add_argument("--trials", type=int, default=25, help="trials per study (default 25)")
-    p.add_argument("--epochs", type=int, default=20, help="training epochs per trial (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="seed (a comparison derives its replicates' seeds)")
-    p.add_argument("--parallelism", type=int, default=1, help="trials in flight per study (default 1)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-train", type=int, default=None, help="cap on training examples (quick runs)")
-    p.add_argument(
-        "--objective",
-        default="val_accuracy_last",
-        help="val_accuracy_last (default: last epoch's validation accuracy) or val_accuracy_best",
-    )
-    p.add_argument(
-        "--early-stopping",
-        default=None,
-        metavar="RULE",
-        help="stop weak trials early: 'median', or 'percentile' with options, e.g. "
-        "'percentile,percentile=25,min_epochs=3,min_trials=5' (default: off)",
-    )
+# Flags named otherwise than their configuration field.
+_FLAG_NAMES = {"n_trials": "--trials"}
+
+
+def _flag(name: str) -> str:
+    return _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def _number(text: str) -> int | float | str:
+    """A flag's value as the number it spells, else the text (the configuration then names what is wrong)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _early_stopping(text: str) -> dict[str, Any] | None:
+    """``median`` or ``percentile,percentile=25,min_epochs=3`` as the study's early_stopping setting; off: None."""
+    if text == "off":
+        return None
+    rule, *options = [part.strip() for part in text.split(",")]
+    config: dict[str, Any] = {"rule": rule}
+    for option in options:
+        key, _, value = option.partition("=")
+        config[key] = _number(value)
+    return config
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _parse_value(annotation: Any) -> Any:
+    """The argparse ``type`` for a configuration field of this annotation."""
+    from tuner.study.early_stopping import EarlyStopping
+
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is list:
+        return _comma_list
+    if annotation is EarlyStopping or EarlyStopping in args:
+        return _early_stopping
+    kinds = {type(a) for a in get_args(annotation)} if get_origin(annotation) is Literal else set(args)
+    if annotation is float or float in kinds:
+        return float
+    if annotation is int or int in kinds:
+        return int
+    return str
+
+
+def add_config_flags(parser: argparse.ArgumentParser, kind: type[BaseModel], *, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of the configuration ``kind``, with its description and default as help.
+
+    A flag left out keeps the configuration's default (argparse adds no attribute for it).
+    """
+    for name, field in kind.model_fields.items():
+        if name in skip:
+            continue
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else None
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            default = ",".join(default)
+        parser.add_argument(
+            _flag(name),
+            dest=name,
+            type=_parse_value(field.annotation),
+            choices=choices,
+            default=argparse.SUPPRESS,
+            help=f"{field.description} (default {'off' if default is None else default})",
+        )
+
+
+def config_from_args(kind: type[ConfigT], args: argparse.Namespace) -> ConfigT:
+    """The configuration the flags ask for; raises ``InvalidInputError`` naming the flag and the field."""
+    from bnn_errors import InvalidInputError
+    from tuner.study.config import validate_config
+
+    values = {name: getattr(args, name) for name in kind.model_fields if hasattr(args, name)}
+    try:
+        return validate_config(kind, values)
+    except InvalidInputError as exc:
+        field = exc.field or ""
+        raise InvalidInputError(f"{_flag(field.split('.')[0])}: {exc}", field=exc.field) from exc
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options of how a study runs here (not stored with it)."""
     p.add_argument("--executor", choices=("ray", "inline"), default="ray", help="where trials run (default ray)")
     p.add_argument(
         "--batch-trials",
@@ -62,11 +134,13 @@ def _add_study_options(p: argparse.ArgumentParser) -> None:
 
 def add_tuning_parsers(commands: Any) -> None:
     """Add ``study`` and ``compare`` with their subcommands to the CLI's subparsers."""
+    from tuner.study.config import ComparisonConfig, StudyConfig
+
     study = commands.add_parser("study", help="run or show one study")
     study_commands = study.add_subparsers(dest="study_command", required=True)
     run = study_commands.add_parser("run", help="tune one search space with Bayesian optimization")
-    run.add_argument("--space", default="filter", help="search space: latent, filter, bop or a registered one")
-    _add_study_options(run)
+    add_config_flags(run, StudyConfig)
+    _add_run_options(run)
     run.set_defaults(handler=_cmd_study_run)
     show = study_commands.add_parser("show", help="print a stored study and its trials")
     show.add_argument("id", type=int)
@@ -74,9 +148,8 @@ def add_tuning_parsers(commands: Any) -> None:
     show.set_defaults(handler=_cmd_study_show)
 
     compare = commands.add_parser("compare", help="run (or show) a comparison of search spaces")
-    compare.add_argument("--spaces", default="latent,filter", help="comma-separated spaces (default latent,filter)")
-    compare.add_argument("--replicates", type=int, default=20, help="studies per space (default 20)")
-    _add_study_options(compare)
+    add_config_flags(compare, ComparisonConfig)
+    _add_run_options(compare)
     compare.set_defaults(handler=_cmd_compare)
     compare_commands = compare.add_subparsers(dest="compare_command")
     cshow = compare_commands.add_parser("show", help="print a stored comparison and its analysis")
@@ -85,36 +158,11 @@ def add_tuning_parsers(commands: Any) -> None:
     cshow.set_defaults(handler=_cmd_compare_show)
 
 
-def _request(args: argparse.Namespace, space: str) -> StudyRequest:
+def _check_run_options(args: argparse.Namespace) -> None:
     from bnn_errors import InvalidInputError
-    from tuner.study.submit import StudyRequest
 
     if args.suggestion_workers is not None and args.suggestion_workers < 0:
         raise InvalidInputError(f"--suggestion-workers must be >= 0, got {args.suggestion_workers}")
-    return StudyRequest(
-        task=args.task,
-        space=space,
-        n_trials=args.trials,
-        epochs=args.epochs,
-        seed=args.seed,
-        parallelism=args.parallelism,
-        batch_size=args.batch_size,
-        objective=args.objective,
-        max_train=args.max_train,
-        early_stopping=_early_stopping(args.early_stopping),
-    )
-
-
-def _early_stopping(text: str | None) -> dict[str, Any] | None:
-    """``median`` or ``percentile,percentile=25,min_epochs=3`` as the study's early_stopping setting."""
-    if text is None or text == "off":
-        return None
-    rule, *options = [part.strip() for part in text.split(",")]
-    config: dict[str, Any] = {"rule": rule}
-    for option in options:
-        key, _, value = option.partition("=")
-        config[key] = float(value) if key == "percentile" else int(value) if value.lstrip("-").isdigit() else value
-    return config
 
 
 def _executor(args: argparse.Namespace) -> Executor:
@@ -135,14 +183,14 @@ def _run_with_progress(
     suggestion_workers: int | None = None,
 ) -> None:
     from tuner.analysis.reports import study_view
-    from tuner.execution.runner import build_scheduler, run_studies
+    from tuner.execution.runner import build_scheduler
     from tuner.settings import get_settings
 
     settings = get_settings()
     if suggestion_workers is not None:
         settings = settings.model_copy(update={"suggestion_workers": suggestion_workers})
     scheduler = build_scheduler(storage, executor, settings)
-    total = sum(storage.get_study(i).n_trials for i in study_ids)
+    total = sum(storage.get_study(i).config.n_trials for i in study_ids)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -155,55 +203,55 @@ def _run_with_progress(
             bar = progress.add_task(label, total=total, best="-")
 
             def update() -> None:
-                views = [study_view(storage, i, with_points=False) for i in study_ids]
-                best = [v["best_objective"] for v in views if v["best_objective"] is not None]
+                reports = [study_view(storage, i, with_points=False) for i in study_ids]
+                best = [r.best_objective for r in reports if r.best_objective is not None]
                 progress.update(
                     bar,
-                    completed=sum(v["trials_done"] for v in views),
+                    completed=sum(r.trials_done for r in reports),
                     best=f"{max(best):.4f}" if best else "-",
                 )
 
-            run_studies(storage, scheduler, study_ids, on_tick=update)
+            scheduler.run(studies=study_ids, on_tick=update)
     finally:
         scheduler.close()
         executor.shutdown()
 
 
-def _study_table(view: dict[str, Any], console: Console) -> None:
-    table = Table(title=f"study {view['id']}: {view['task']} / {view['space']} ({view['state']})")
+def _study_table(report: StudyDetailReport, console: Console) -> None:
+    table = Table(title=f"study {report.id}: {report.task} / {report.space} ({report.state})")
     for column in ("#", "state", "objective", "parameters"):
         table.add_column(column)
-    for trial in view["trials"]:
-        objective = "-" if trial["objective"] is None else f"{trial['objective']:.4f}"
-        params = ", ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial["parameters"].items()
-        )
-        table.add_row(str(trial["number"]), trial["state"], objective, params)
+    for trial in report.trials:
+        objective = "-" if trial.objective is None else f"{trial.objective:.4f}"
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.parameters.items())
+        table.add_row(str(trial.number), trial.state, objective, params)
     console.print(table)
-    if view["best_objective"] is not None:
-        console.print(f"best objective {view['best_objective']:.4f} with {view['best_parameters']}")
+    if report.best_objective is not None:
+        console.print(f"best objective {report.best_objective:.4f} with {report.best_parameters}")
 
 
 def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from tuner.analysis.reports import study_view
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
+    from tuner.study.config import StudyConfig
     from tuner.study.submit import submit_study
 
+    _check_run_options(args)
+    config = config_from_args(StudyConfig, args)
     storage = open_storage(get_settings())
-    request = _request(args, args.space)
     executor = _executor(args)
     try:
-        study = submit_study(storage, get_settings(), request)
+        study = submit_study(storage, get_settings(), config)
     except BaseException:
         executor.shutdown()
         raise
     console.print(f"study {study.id} queued in {storage.url}")
     _run_with_progress(storage, executor, [study.id], console, f"study {study.id}", args.suggestion_workers)
-    view = study_view(storage, study.id)
-    _study_table(view, console)
+    report = study_view(storage, study.id)
+    _study_table(report, console)
     console.print(f"stored in {storage.url}; show it again with: bnn-tune study show {study.id}")
-    return view
+    return report.model_dump(mode="json")
 
 
 def _cmd_study_show(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -211,38 +259,43 @@ def _cmd_study_show(args: argparse.Namespace, console: Console) -> dict[str, Any
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
-    view = study_view(open_storage(get_settings()), args.id)
-    _study_table(view, console)
-    return view
+    report = study_view(open_storage(get_settings()), args.id)
+    _study_table(report, console)
+    return report.model_dump(mode="json")
 
 
-def _comparison_table(view: dict[str, Any], console: Console) -> None:
+def _comparison_table(report: ComparisonReport, console: Console) -> None:
     console.print(
-        f"comparison {view['id']}: {view['task']}, spaces {', '.join(view['spaces'])}, "
-        f"{view['replicates']} replicates x {view['n_trials']} trials ({view['state']}), "
-        f"{view['trials_done']}/{view['trials_total']} trials done"
+        f"comparison {report.id}: {report.task}, spaces {', '.join(report.spaces)}, "
+        f"{report.replicates} replicates x {report.n_trials} trials ({report.state}), "
+        f"{report.trials_done}/{report.trials_total} trials done"
     )
-    analysis = view["analysis"]
+    analysis = report.analysis
     if analysis is None:
         console.print("no completed trial yet")
         return
-    table = Table(title=f"trials to reach within {analysis['tolerance']:.3f} of the best ({analysis['target']:.4f})")
+    table = Table(title=f"trials to reach within {analysis.tolerance:.3f} of the best ({analysis.target:.4f})")
     for column in ("space", "final best (mean [CI])", "trials to target (mean [CI])", "reached"):
         table.add_column(column)
-    for space in analysis["spaces"]:
-        best, ttt = space["final_best"], space["trials_to_target_mean"]
+    for space in analysis.spaces:
+        best, ttt = space.final_best, space.trials_to_target_mean
         table.add_row(
-            space["name"],
-            f"{best['mean']:.4f} [{best['lo']:.4f}, {best['hi']:.4f}]",
-            f"{ttt['mean']:.1f} [{ttt['lo']:.1f}, {ttt['hi']:.1f}]",
-            f"{space['n_reached']}/{space['n_replicates']}",
+            space.name,
+            f"{_num(best.mean, '.4f')} [{_num(best.lo, '.4f')}, {_num(best.hi, '.4f')}]",
+            f"{_num(ttt.mean, '.1f')} [{_num(ttt.lo, '.1f')}, {_num(ttt.hi, '.1f')}]",
+            f"{space.n_reached}/{space.n_replicates}",
         )
     console.print(table)
-    diff = analysis.get("difference")
-    if diff:
+    diff = analysis.difference
+    if diff is not None:
         console.print(
-            f"{diff['space_a']} - {diff['space_b']}: {diff['mean']:+.1f} trials [{diff['lo']:+.1f}, {diff['hi']:+.1f}]"
+            f"{diff.space_a} - {diff.space_b}: {_num(diff.mean, '+.1f')} trials "
+            f"[{_num(diff.lo, '+.1f')}, {_num(diff.hi, '+.1f')}]"
         )
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -251,14 +304,15 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     from tuner.analysis.reports import comparison_view
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
+    from tuner.study.config import ComparisonConfig
     from tuner.study.submit import submit_comparison
 
+    _check_run_options(args)
+    config = config_from_args(ComparisonConfig, args)
     storage = open_storage(get_settings())
-    spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
-    request = _request(args, spaces[0] if spaces else "")
     executor = _executor(args)
     try:
-        comparison, studies = submit_comparison(storage, get_settings(), request, spaces, args.replicates)
+        comparison, studies = submit_comparison(storage, get_settings(), config)
     except BaseException:
         executor.shutdown()
         raise
@@ -266,10 +320,10 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     _run_with_progress(
         storage, executor, [s.id for s in studies], console, f"comparison {comparison.id}", args.suggestion_workers
     )
-    view = comparison_view(storage, comparison.id)
-    _comparison_table(view, console)
+    report = comparison_view(storage, comparison.id)
+    _comparison_table(report, console)
     console.print(f"stored in {storage.url}; show it again with: bnn-tune compare show {comparison.id}")
-    return view
+    return report.model_dump(mode="json")
 
 
 def _cmd_compare_show(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -277,6 +331,6 @@ def _cmd_compare_show(args: argparse.Namespace, console: Console) -> dict[str, A
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
-    view = comparison_view(open_storage(get_settings()), args.id)
-    _comparison_table(view, console)
-    return view
+    report = comparison_view(open_storage(get_settings()), args.id)
+    _comparison_table(report, console)
+    return report.model_dump(mode="json")

@@ -10,14 +10,14 @@ page, and keeps serving until interrupted (Ctrl-C). The page fills in as trials 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
-
-import httpx
 
 
 def _free_port(preferred: int) -> int:
@@ -35,9 +35,10 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 120
         if server.poll() is not None:
             raise SystemExit(f"bnn-tune serve exited with status {server.returncode}; its log is above")
         try:
-            if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2.0) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # refused while starting, or 503 until the database answers
             pass
         time.sleep(0.5)
     raise SystemExit(f"bnn-tune serve did not become ready at {base} within {timeout:.0f} s")
@@ -65,9 +66,15 @@ def main() -> None:
             "epochs": args.epochs,
             "seed": 0,
         }
-        response = httpx.post(f"{base}/comparisons", json=body, timeout=30.0)
-        response.raise_for_status()
-        comparison = response.json()
+        request = urllib.request.Request(
+            f"{base}/comparisons",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        # The standard library's client: the demo runs on a plain install, without the dev dependencies.
+        with urllib.request.urlopen(request, timeout=30.0) as response:
+            comparison = json.load(response)
         print(
             f"\ncomparison {comparison['id']} submitted: {args.replicates} replicates x {args.trials} trials "
             f"of {args.epochs} epochs per space",

@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ComparisonViewsDep as ViewsDep
 from api.deps import ReadAccess, SettingsDep, StorageDep, WriteAccess
-from api.errors import field_error
 from api.routes.studies import check_capacity
 from api.schemas import (
     MAX_ID,
@@ -24,8 +23,7 @@ from api.schemas import (
     ComparisonPublic,
     ComparisonSummaryPublic,
 )
-from bnn_errors import InvalidInputError
-from tuner.analysis.reports import comparison_view
+from tuner.analysis.reports import comparison_summary, comparison_view
 from tuner.storage import ComparisonRecord
 from tuner.study.submit import submit_comparison
 
@@ -35,12 +33,9 @@ router = APIRouter(prefix="/comparisons", tags=["comparisons"], dependencies=[Re
 
 ComparisonId = Annotated[int, Path(ge=1, le=MAX_ID, description="the comparison's id")]
 
-# The tuner checks each study of a comparison under the name ``space``; the request calls the list ``spaces``.
-_FIELD_ALIASES = {"space": "spaces"}
-
 
 def _summary(record: ComparisonRecord) -> ComparisonSummaryPublic:
-    return ComparisonSummaryPublic.model_validate(record, from_attributes=True)
+    return comparison_summary(record)
 
 
 @router.post("", status_code=201, dependencies=[WriteAccess], summary="Submit a comparison")
@@ -51,13 +46,9 @@ def create_comparison(
     if body.replicates <= settings.max_replicates:
         # Over the replicate limit, the tuner's error (naming BNN_TUNE_MAX_REPLICATES) says more.
         check_capacity(storage, settings, body.replicates * len(body.spaces), "replicates")
-    try:
-        request = body.to_request(body.spaces[0])
-        record, _ = submit_comparison(storage, settings, request, body.spaces, body.replicates)
-    except InvalidInputError as error:
-        raise field_error(error, ComparisonCreate.model_fields, _FIELD_ALIASES) from error
+    record, _ = submit_comparison(storage, settings, body)
     response.headers["Location"] = f"/comparisons/{record.id}"
-    return ComparisonPublic.model_validate(comparison_view(storage, record.id))
+    return comparison_view(storage, record.id)
 
 
 @router.get("", summary="List comparisons")

@@ -47,7 +47,7 @@ def studies_csv(storage: Storage, studies: Sequence[StudyRecord]) -> str:
         for trial in trials:
             lead = [
                 study.id,
-                study.space,
+                study.config.space,
                 _cell(study.replicate),
                 trial.number,
                 trial.state,

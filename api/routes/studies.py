@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ReadAccess, SettingsDep, StorageDep, WriteAccess
-from api.errors import InvalidFieldError, field_error
 from api.schemas import (
     MAX_ID,
     MAX_OFFSET,
@@ -21,7 +20,7 @@ from api.schemas import (
     TrialPublic,
 )
 from bnn_errors import InvalidInputError, NotFoundError
-from tuner.analysis.reports import points_by_epoch, study_view, trial_view
+from tuner.analysis.reports import points_by_epoch, study_report, study_view, trial_view
 from tuner.settings import Settings
 from tuner.storage import Storage, StudyRecord, StudyState
 from tuner.study.submit import submit_study
@@ -41,7 +40,7 @@ def check_capacity(storage: Storage, settings: Settings, new_studies: int, field
     The check is not atomic with the write that follows: two submissions at the same instant may overshoot the
     limit by one request's worth, which the scheduler absorbs by keeping the excess queued.
     """
-    unfinished = storage.count_studies(state="queued") + storage.count_studies(state="running")
+    unfinished = storage.count_studies(state=StudyState.QUEUED) + storage.count_studies(state=StudyState.RUNNING)
     limit = settings.max_concurrent_studies
     if unfinished + new_studies > limit:
         message = (
@@ -49,22 +48,19 @@ def check_capacity(storage: Storage, settings: Settings, new_studies: int, field
             f"limit max_concurrent_studies = {limit} (set by BNN_TUNE_MAX_CONCURRENT_STUDIES); "
             "wait for some to finish"
         )
-        raise InvalidFieldError(f"{field}: {message}" if field else message, field)
+        raise InvalidInputError(f"{field}: {message}" if field else message, field=field)
 
 
 def study_public(record: StudyRecord) -> StudyPublic:
     """The response model of a stored study."""
-    return StudyPublic.model_validate(record, from_attributes=True)
+    return study_report(record)
 
 
 @router.post("", status_code=201, dependencies=[WriteAccess], summary="Submit a study")
 def create_study(body: StudyCreate, storage: StorageDep, settings: SettingsDep, out: Response) -> StudyPublic:
     """Queue a study; the scheduler runs its trials. 422 names the field at fault or the limit exceeded."""
     check_capacity(storage, settings, 1, None)
-    try:
-        record = submit_study(storage, settings, body.to_request(body.space))
-    except InvalidInputError as error:
-        raise field_error(error, StudyCreate.model_fields) from error
+    record = submit_study(storage, settings, body)
     out.headers["Location"] = f"/studies/{record.id}"
     return study_public(record)
 
@@ -90,7 +86,7 @@ def list_studies(
 @router.get("/{study_id}", summary="Read a study")
 def get_study(study_id: StudyId, storage: StorageDep) -> StudyDetailPublic:
     """A study with its progress, best parameters so far and its trials (their curves: see ``/curve``)."""
-    return StudyDetailPublic.model_validate(study_view(storage, study_id, with_points=False))
+    return study_view(storage, study_id, with_points=False)
 
 
 @router.get("/{study_id}/trials", summary="List a study's trials")
@@ -102,8 +98,7 @@ def list_trials(
     """The trials of a study by number, with their learning curves if ``points`` is true."""
     trials = storage.trials(study_id)
     curves = storage.curves(study_id) if points else {}
-    views = [trial_view(t, curves.get(t.id, []) if points else None) for t in trials]
-    return [TrialPublic.model_validate(v) for v in views]
+    return [trial_view(t, curves.get(t.id, []) if points else None) for t in trials]
 
 
 @router.get("/{study_id}/trials/{number}/curve", summary="Read a trial's learning curve")
@@ -128,4 +123,4 @@ def get_curve(
 @router.post("/{study_id}/cancel", dependencies=[WriteAccess], summary="Cancel a study")
 def cancel_study(study_id: StudyId, storage: StorageDep) -> StudyPublic:
     """Cancel a queued or running study; its trials in flight are abandoned. 409 if it has finished."""
-    return study_public(storage.set_study_state(study_id, "cancelled"))
+    return study_public(storage.set_study_state(study_id, StudyState.CANCELLED))

@@ -16,7 +16,8 @@ from api import create_app
 from search_spaces import RangeParameter, get_space
 from tuner.settings import Settings
 from tuner.storage import Storage, StudyRecord
-from tuner.study.submit import StudyRequest, submit_comparison, submit_study
+from tuner.study.config import ComparisonConfig, StudyConfig
+from tuner.study.submit import submit_comparison, submit_study
 
 if TYPE_CHECKING:
     # Imported where used at run time, after pytest_configure has silenced its import-time warning.
@@ -102,7 +103,7 @@ def run_study(storage: Storage, study: StudyRecord, objectives: Sequence[float |
     """Play a study through as the scheduler would: trials with curves (``None``: a failed one), then done."""
     storage.set_study_state(study.id, "running")
     for number, objective in enumerate(objectives):
-        point = a_point(study.space, (number + 1) / (len(objectives) + 2))
+        point = a_point(study.config.space, (number + 1) / (len(objectives) + 2))
         trial = storage.create_trial(study.id, number, point)
         for epoch in range(1, EPOCHS + 1):
             values = {metric: 0.1 * epoch + 0.01 * i for i, metric in enumerate(METRICS)}
@@ -120,19 +121,19 @@ def finished_study(
     storage: Storage, space: str = "filter", objectives: Sequence[float | None] = (0.5, 0.8, 0.7)
 ) -> int:
     """The id of a new study of ``space`` run to completion with the given objectives."""
-    request = StudyRequest(task="audio", space=space, n_trials=len(objectives), epochs=EPOCHS)
-    study = submit_study(storage, Settings(), request)
+    config = StudyConfig(task="audio", space=space, n_trials=len(objectives), epochs=EPOCHS)
+    study = submit_study(storage, Settings(), config)
     run_study(storage, study, objectives)
     return study.id
 
 
 def finished_comparison(storage: Storage, replicates: int = 3, n_trials: int = 4) -> int:
     """The id of a new latent-vs-filter comparison whose studies all completed (filter learns faster)."""
-    request = StudyRequest(task="audio", space="filter", n_trials=n_trials, epochs=EPOCHS)
-    comparison, studies = submit_comparison(storage, Settings(), request, ["latent", "filter"], replicates)
+    config = ComparisonConfig(spaces=["latent", "filter"], replicates=replicates, n_trials=n_trials, epochs=EPOCHS)
+    comparison, studies = submit_comparison(storage, Settings(), config)
     for study in studies:
         assert study.replicate is not None
-        step = 0.2 if study.space == "filter" else 0.1
+        step = 0.2 if study.config.space == "filter" else 0.1
         objectives = [min(0.95, 0.3 + step * t + 0.01 * study.replicate) for t in range(n_trials)]
         run_study(storage, study, objectives)
     return comparison.id

@@ -60,7 +60,7 @@ def _assert_names(response: Any, field: str, status: int = 422) -> dict[str, Any
         (json.dumps({**STUDY, "objective": "test_accuracy"}), "objective"),
         (json.dumps({**STUDY, "parallelism": 4}), "parallelism"),  # more than n_trials
         (json.dumps({**STUDY, "colour": "red"}), "colour"),
-        (json.dumps({"space": "filter", "n_trials": 3, "epochs": 1}), "task"),
+        (json.dumps({**STUDY, "task": None}), "task"),  # left out it takes its default, audio; null is no task
         (json.dumps({**STUDY, "early_stopping": {"rule": "sometimes"}}), "early_stopping.rule"),
         ('{"task": "audio", "space": "filter", "n_trials": 3, "epochs": 1, '
          '"early_stopping": {"rule": "percentile", "percentile": NaN}}', "early_stopping.percentile"),

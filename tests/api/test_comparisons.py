@@ -33,13 +33,13 @@ def test_post_queues_replicate_studies_of_every_space(any_client: TestClient) ->
         11,
     )
     assert (view["trials_done"], view["trials_total"], view["analysis"]) == (0, 24, None)
-    assert view["settings"]["max_train"] == 300
+    assert view["max_train"] == 300
     studies = view["studies"]
     assert sorted((s["space"], s["replicate"]) for s in studies) == [
         (space, r) for space in ("filter", "latent") for r in range(3)
     ]
     stored = storage_of(any_client).list_studies(comparison_id=view["id"])
-    seeds = {(s.space, s.replicate): s.seed for s in stored}
+    seeds = {(s.config.space, s.replicate): s.config.seed for s in stored}
     assert seeds[("latent", 1)] == seeds[("filter", 1)] != seeds[("filter", 2)]  # common random numbers
     assert any_client.get("/studies", params={"comparison_id": view["id"]}).json()["total"] == 6
 

@@ -16,12 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.routes.pages import comparison_payload
+from api.pages import comparison_payload
 from bnn_errors import InvalidInputError
 from tests.api.conftest_pages import EPOCHS, HOSTILE_TASK, N_TRIALS, REPLICATES, SPACES, Seeded, build_app, seed
 from tuner.analysis.figures import figure8, render
 from tuner.analysis.reports import comparison_view
-from tuner.storage import Storage, StudySpec
+from tuner.storage import Storage
+from tuner.study.config import StudyConfig
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
@@ -197,7 +198,7 @@ def test_study_of_a_comparison_links_back(client: TestClient, ids: Seeded) -> No
 def test_curves_follow_a_running_trial_until_it_ends(tmp_path: Path) -> None:
     with Storage(f"sqlite:///{tmp_path / 'live.db'}") as storage:
         storage.migrate()
-        study = storage.create_study(StudySpec("audio", "filter", 3, 2, seed=0))
+        study = storage.create_study(StudyConfig(space="filter", n_trials=3, epochs=2))
         storage.set_study_state(study.id, "running")
         client = TestClient(build_app(storage))
         done = storage.create_trial(study.id, 0, {"alpha": 1e-3, "gamma": 0.1})
@@ -258,11 +259,21 @@ def test_ids_out_of_range_are_422(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 422
 
 
-def test_unknown_page_of_an_html_route_is_html(client: TestClient) -> None:
-    response = client.get("/ui/studies/999")
+@pytest.mark.parametrize(
+    "path", ["/ui/studies/999", "/ui/studies/999/summary", "/ui/comparisons/999", "/ui/comparisons/999/summary"]
+)
+def test_unknown_page_of_an_html_route_is_html(client: TestClient, path: str) -> None:
+    response = client.get(path)
     assert response.headers["content-type"].startswith("text/html")
     assert "<h1>Not found</h1>" in response.text
     assert re.search(r'<p class="error-message">[^<]*999[^<]*</p>', response.text)
+
+
+@pytest.mark.parametrize("path", ["/ui/studies/999/data", "/ui/comparisons/999/data", "/comparisons/999/figure.png"])
+def test_unknown_id_of_a_data_or_figure_route_is_a_json_error(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.headers["content-type"] == "application/json"
+    assert "999" in response.json()["detail"]
 
 
 # -- figures ----------------------------------------------------------------------------------------------
@@ -317,7 +328,7 @@ def _data(values: Any) -> list[float]:
 
 def test_figure_draws_the_analysis_numbers(seeded: tuple[Storage, Seeded]) -> None:
     storage, ids = seeded
-    view = comparison_view(storage, ids.finished)
+    view = comparison_view(storage, ids.finished).model_dump(mode="json")
     ax = figure8(view).axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
     for space in view["analysis"]["spaces"]:
@@ -338,7 +349,7 @@ def test_figure_before_every_space_has_a_trial_shows_replicates_and_why_no_mean(
     seeded: tuple[Storage, Seeded],
 ) -> None:
     storage, ids = seeded
-    view = {**comparison_view(storage, ids.finished), "analysis": None}
+    view = {**comparison_view(storage, ids.finished).model_dump(mode="json"), "analysis": None}
     ax = figure8(view).axes[0]
     assert len(ax.get_lines()) == len(SPACES) * REPLICATES  # the replicates, and no mean or target
     assert any("every search space needs a completed trial" in text.get_text() for text in ax.texts)
@@ -347,12 +358,12 @@ def test_figure_before_every_space_has_a_trial_shows_replicates_and_why_no_mean(
 def test_render_refuses_other_formats(seeded: tuple[Storage, Seeded]) -> None:
     storage, ids = seeded
     with pytest.raises(InvalidInputError, match="png, svg"):
-        render(comparison_view(storage, ids.finished), "pdf")
+        render(comparison_view(storage, ids.finished).model_dump(mode="json"), "pdf")
 
 
 def test_render_is_deterministic(seeded: tuple[Storage, Seeded]) -> None:
     storage, ids = seeded
-    view = comparison_view(storage, ids.finished)
+    view = comparison_view(storage, ids.finished).model_dump(mode="json")
     assert render(view, "svg") == render(view, "svg")
 
 

@@ -108,3 +108,19 @@ def test_openapi_names_every_json_endpoint(client: TestClient) -> None:
     }
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path
+
+
+def test_optimizers_come_from_the_registry(any_client: TestClient) -> None:
+    from search_spaces import get_space
+    from trainers.optim import list_optimizers
+
+    response = any_client.get("/optimizers")
+    assert response.status_code == 200
+    listed = {o["name"]: o for o in response.json()}
+    assert list(listed) == [entry.name for entry in list_optimizers()]
+    assert listed["filter"]["space"] == "filter" and listed["filter"]["decay_key"] == "alpha"
+    assert set(listed["latent"]["hyperparameters"]["properties"]) == {"lr", "momentum", "weight_decay", "clip"}
+    assert listed["frozen"]["space"] is None and not listed["latent"]["binarize"]
+    for entry in list_optimizers():
+        if entry.space is not None:  # the space an optimizer is tuned over trains that optimizer
+            assert get_space(entry.space).optimizer == entry.name

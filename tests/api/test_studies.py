@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.api.conftest import METRICS, finished_study, storage_of
+from tuner.study.early_stopping import EarlyStopping
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -24,7 +25,7 @@ def test_post_queues_a_study_and_get_reads_it_back(any_client: TestClient) -> No
     assert (study["task"], study["space"], study["n_trials"], study["epochs"]) == ("audio", "filter", 3, 1)
     assert (study["seed"], study["parallelism"], study["batch_size"], study["max_train"]) == (7, 2, 32, 300)
     stored = storage_of(any_client).get_study(study["id"])
-    assert (stored.state, stored.seed, stored.max_train) == ("queued", 7, 300)
+    assert (stored.state, stored.config.seed, stored.config.max_train) == ("queued", 7, 300)
 
     detail = any_client.get(f"/studies/{study['id']}").json()
     assert detail["id"] == study["id"]
@@ -35,7 +36,9 @@ def test_early_stopping_is_stored_as_sent(any_client: TestClient) -> None:
     rule = {"rule": "percentile", "percentile": 25.0, "min_epochs": 2}
     response = any_client.post("/studies", json={**STUDY, "early_stopping": rule})
     assert response.status_code == 201, response.text
-    assert storage_of(any_client).get_study(response.json()["id"]).early_stopping == rule
+    assert storage_of(any_client).get_study(
+        response.json()["id"]
+    ).config.early_stopping == EarlyStopping.model_validate(rule)
 
 
 def test_list_filters_and_pages(any_client: TestClient) -> None:

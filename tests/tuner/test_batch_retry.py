@@ -12,12 +12,13 @@ import pytest
 from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.study.submit import StudyRequest, submit_comparison
+from tuner.study.config import ComparisonConfig, StudyConfig
+from tuner.study.submit import submit_comparison
 
 EPOCHS = 10
 # The full FSDD training split and 10 epochs: the batch of three trains for seconds, long enough to be killed after
 # its first epoch is stored and before it ends.
-REQUEST = StudyRequest(task="audio", space="filter", n_trials=1, epochs=EPOCHS, seed=0, max_train=2400)
+REQUEST = StudyConfig(task="audio", space="filter", n_trials=1, epochs=EPOCHS, seed=0, max_train=2400)
 
 
 def _kill_batch_worker_when_it_reports(storage: Storage, study_ids: list[int], killed: list[int]) -> None:
@@ -52,7 +53,7 @@ def test_a_batch_on_a_dying_worker_is_retried_as_a_whole(db: tuple[Storage, str]
     from tuner.execution.ray_executor import RayExecutor
 
     storage, url = db
-    _, studies = submit_comparison(storage, Settings(), REQUEST, ["filter"], replicates=3)
+    _, studies = submit_comparison(storage, Settings(), ComparisonConfig.of(REQUEST, ["filter"], 3))
     # tasks of both CPUs of the test cluster: one slot, so the round of three is one batch
     executor = RayExecutor(batch=True, num_cpus_per_trial=2)
     scheduler = Scheduler(storage, executor, database_url=url, poll_seconds=0.05)

@@ -16,9 +16,10 @@ from tuner.execution.executor import InlineExecutor
 from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.study.submit import StudyRequest, submit_comparison, submit_study
+from tuner.study.config import ComparisonConfig, StudyConfig
+from tuner.study.submit import submit_comparison, submit_study
 
-QUICK = StudyRequest(task="audio", space="filter", n_trials=3, epochs=1, seed=0, max_train=200)
+QUICK = StudyConfig(task="audio", space="filter", n_trials=3, epochs=1, seed=0, max_train=200)
 
 
 def inline_scheduler(storage: Storage, url: str) -> Scheduler:
@@ -27,7 +28,7 @@ def inline_scheduler(storage: Storage, url: str) -> Scheduler:
 
 def test_study_runs_to_completion_with_curves(db: tuple[Storage, str]) -> None:
     storage, url = db
-    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "epochs": 2}))
+    study = submit_study(storage, Settings(), QUICK.model_copy(update={"epochs": 2}))
     inline_scheduler(storage, url).run(until_idle=True)
     assert storage.get_study(study.id).state == "completed"
     trials = storage.trials(study.id)
@@ -45,8 +46,8 @@ def test_study_runs_to_completion_with_curves(db: tuple[Storage, str]) -> None:
 
 def test_comparison_studies_share_replicate_seeds(db: tuple[Storage, str]) -> None:
     storage, url = db
-    _, studies = submit_comparison(storage, Settings(), QUICK, ["latent", "filter"], replicates=2)
-    seeds = {(s.space, s.replicate): s.seed for s in studies}
+    _, studies = submit_comparison(storage, Settings(), ComparisonConfig.of(QUICK, ["latent", "filter"], 2))
+    seeds = {(s.config.space, s.replicate): s.config.seed for s in studies}
     assert seeds[("latent", 0)] == seeds[("filter", 0)] != seeds[("latent", 1)]
     inline_scheduler(storage, url).run(until_idle=True)
     assert {storage.get_study(s.id).state for s in studies} == {"completed"}
@@ -72,9 +73,7 @@ def test_a_broken_trial_fails_at_once_and_the_study_goes_on(db: tuple[Storage, s
     )
     register_space(space)
     try:
-        study = submit_study(
-            storage, Settings(), StudyRequest(**{**QUICK.__dict__, "space": "half_broken", "n_trials": 5})
-        )
+        study = submit_study(storage, Settings(), QUICK.model_copy(update={"space": "half_broken", "n_trials": 5}))
         inline_scheduler(storage, url).run(until_idle=True)
     finally:
         unregister_space("half_broken")
@@ -87,7 +86,7 @@ def test_a_broken_trial_fails_at_once_and_the_study_goes_on(db: tuple[Storage, s
 
 def test_restart_resumes_without_rerunning_finished_trials(db: tuple[Storage, str]) -> None:
     storage, url = db
-    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 4, "parallelism": 2}))
+    study = submit_study(storage, Settings(), QUICK.model_copy(update={"n_trials": 4, "parallelism": 2}))
     first = inline_scheduler(storage, url)
     first.tick()  # submits trials 0 and 1, runs trial 0; then the process "dies"
     before = {t.number: t for t in storage.trials(study.id)}
@@ -104,7 +103,7 @@ def test_restart_resumes_without_rerunning_finished_trials(db: tuple[Storage, st
 
 def test_cancel_stops_a_running_study(db: tuple[Storage, str]) -> None:
     storage, url = db
-    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 6, "parallelism": 2}))
+    study = submit_study(storage, Settings(), QUICK.model_copy(update={"n_trials": 6, "parallelism": 2}))
     scheduler = inline_scheduler(storage, url)
     scheduler.tick()
     storage.set_study_state(study.id, "cancelled")
@@ -139,9 +138,7 @@ def test_ray_worker_death_is_retried(db: tuple[Storage, str], ray_cluster: None)
     from tuner.execution.ray_executor import RayExecutor
 
     storage, url = db
-    study = submit_study(
-        storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 1, "epochs": 6, "max_train": 2400})
-    )
+    study = submit_study(storage, Settings(), QUICK.model_copy(update={"n_trials": 1, "epochs": 6, "max_train": 2400}))
     executor = RayExecutor()
     scheduler = Scheduler(storage, executor, database_url=url, poll_seconds=0.05)
     killed: list[int] = []
@@ -159,7 +156,7 @@ def test_ray_worker_death_is_retried(db: tuple[Storage, str], ray_cluster: None)
 def test_percentile_early_stopping_stops_weak_trials(db: tuple[Storage, str]) -> None:
     storage, url = db
     rule = {"rule": "percentile", "percentile": 99, "min_trials": 2, "min_epochs": 1}
-    request = StudyRequest(**{**QUICK.__dict__, "n_trials": 6, "epochs": 3, "early_stopping": rule})
+    request = QUICK.model_copy(update={"n_trials": 6, "epochs": 3, "early_stopping": rule})
     study = submit_study(storage, Settings(), request)
     inline_scheduler(storage, url).run(until_idle=True)
     trials = storage.trials(study.id)
@@ -177,7 +174,7 @@ def test_study_on_both_backends(storage_url: str) -> None:
     """A study on SQLite and on PostgreSQL: the worker writes every epoch's points through its own connection."""
     storage = Storage(storage_url)
     storage.migrate()
-    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "epochs": 2}))
+    study = submit_study(storage, Settings(), QUICK.model_copy(update={"epochs": 2}))
     Scheduler(storage, InlineExecutor(), database_url=storage_url, poll_seconds=0.01).run(until_idle=True)
     assert storage.get_study(study.id).state == "completed"
     curves = storage.curves(study.id)
@@ -197,8 +194,8 @@ def test_batched_rounds_reproduce_unbatched_trials(tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / f'batch-{batch}.db'}"
         storage = Storage(url)
         storage.migrate()
-        request = StudyRequest(**{**QUICK.__dict__, "n_trials": 2, "epochs": 2})
-        _, studies = submit_comparison(storage, Settings(), request, ["filter", "latent"], replicates=2)
+        request = QUICK.model_copy(update={"n_trials": 2, "epochs": 2})
+        _, studies = submit_comparison(storage, Settings(), ComparisonConfig.of(request, ["filter", "latent"], 2))
         Scheduler(storage, InlineExecutor(batch=batch), database_url=url, poll_seconds=0.01).run(until_idle=True)
         trials = [t for s in studies for t in storage.trials(s.id)]
         assert {t.state for t in trials} == {"completed"} and len(trials) == 8
@@ -217,7 +214,7 @@ def test_batched_rounds_reproduce_unbatched_trials(tmp_path: Path) -> None:
 
 def test_a_studys_parallel_trials_train_as_one_batch(db: tuple[Storage, str]) -> None:
     storage, url = db
-    study = submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 3, "parallelism": 3}))
+    study = submit_study(storage, Settings(), QUICK.model_copy(update={"n_trials": 3, "parallelism": 3}))
     Scheduler(storage, InlineExecutor(batch=True), database_url=url, poll_seconds=0.01).run(until_idle=True)
     trials = storage.trials(study.id)
     assert {t.state for t in trials} == {"completed"} and len(trials) == 3
@@ -237,7 +234,7 @@ def test_ray_executor_splits_a_submission_only_over_the_free_slots(
     from tuner.execution.worker import TrialJob, TrialOutcome
 
     storage, url = db
-    submit_study(storage, Settings(), StudyRequest(**{**QUICK.__dict__, "n_trials": 4}))
+    submit_study(storage, Settings(), QUICK.model_copy(update={"n_trials": 4}))
     study = storage.claim_next_queued()
     assert study is not None
     point = {"alpha": 1e-3, "gamma": 0.1}
@@ -280,8 +277,8 @@ def test_ray_executor_splits_a_round_into_one_batch_per_slot(
     from tuner.execution.ray_executor import RayExecutor
 
     storage, url = db
-    request = StudyRequest(**{**QUICK.__dict__, "n_trials": 1})
-    _, studies = submit_comparison(storage, Settings(), request, ["filter"], replicates=3)
+    request = QUICK.model_copy(update={"n_trials": 1})
+    _, studies = submit_comparison(storage, Settings(), ComparisonConfig.of(request, ["filter"], 3))
     # the test cluster has 2 CPUs: one slot for tasks of 2 CPUs, two for tasks of 1
     executor = RayExecutor(batch=True, num_cpus_per_trial=cpus_per_trial)
     assert executor.slots() == 2 // int(cpus_per_trial)

@@ -9,35 +9,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from bnn_errors import ConflictError, InvalidInputError, NotFoundError, StorageUnavailableError
-from tuner.storage import ComparisonSpec, Storage, StudySpec, alembic_config
+from tuner.storage import ComparisonRecord, Storage, StudyRecord, alembic_config
 from tuner.storage._models import Base
+from tuner.study.config import ComparisonConfig, StudyConfig, derive_seed
 
 
-def _study(space: str = "filter", task: str = "mnist", **changes: Any) -> StudySpec:
+def _study(space: str = "filter", task: str = "audio", **changes: Any) -> StudyConfig:
     fields: dict[str, Any] = {"task": task, "space": space, "n_trials": 4, "epochs": 2, "seed": 7, **changes}
-    return StudySpec(**fields)
+    return StudyConfig.model_validate(fields)
 
 
-def _comparison(storage: Storage, replicates: int = 2) -> tuple[Any, list[Any]]:
-    spec = ComparisonSpec(
-        task="mnist",
-        spaces=("filter", "latent"),
-        replicates=replicates,
-        n_trials=4,
-        epochs=2,
-        seed=1,
-        settings={"parallelism": 2},
+def _comparison(storage: Storage, replicates: int = 2) -> tuple[ComparisonRecord, list[StudyRecord]]:
+    config = ComparisonConfig(
+        spaces=["filter", "latent"], replicates=replicates, n_trials=4, epochs=2, seed=1, parallelism=2
     )
-    studies = [
-        _study(space, replicate=replicate, seed=replicate) for space in spec.spaces for replicate in range(replicates)
-    ]
-    return storage.create_comparison(spec, studies)
+    return storage.create_comparison(config)
 
 
 def _running_study(storage: Storage) -> int:
@@ -66,23 +59,25 @@ def test_migrate_from_empty(empty_storage: Storage) -> None:
 
 
 def test_create_and_read_study(storage: Storage) -> None:
-    spec = _study(max_train=500, early_stopping={"patience": 3}, parallelism=2)
+    spec = _study(max_train=500, early_stopping={"rule": "median", "min_epochs": 2}, parallelism=2, width=32)
     created = storage.create_study(spec)
     assert created.state == "queued"
     assert created.created_at.tzinfo == UTC
     assert created.started_at is None and created.comparison_id is None
     read = storage.get_study(created.id)
     assert read == created
-    assert (read.max_train, read.early_stopping, read.parallelism) == (500, {"patience": 3}, 2)
-    assert read.objective == "val_accuracy_last"
+    assert read.config == spec
+    assert (read.config.max_train, read.config.parallelism, read.config.width) == (500, 2, 32)
+    assert read.config.early_stopping is not None and read.config.early_stopping.min_epochs == 2
+    assert read.config.objective == "val_accuracy_last"
 
 
 def test_list_filter_and_page(storage: Storage) -> None:
     ids = [
         storage.create_study(_study(space, task)).id
         for space, task in [
-            ("filter", "mnist"),
-            ("latent", "mnist"),
+            ("filter", "audio"),
+            ("latent", "audio"),
             ("filter", "cifar10"),
             ("latent", "cifar10"),
         ]
@@ -93,30 +88,30 @@ def test_list_filter_and_page(storage: Storage) -> None:
     assert [s.id for s in storage.list_studies(task="cifar10", space="latent")] == [ids[3]]
     assert [s.id for s in storage.list_studies(limit=2, offset=1)] == [ids[3], ids[2]]
     assert storage.count_studies() == 5
-    assert storage.count_studies(task="mnist") == 3
+    assert storage.count_studies(task="audio") == 3
     storage.claim_next_queued()
     assert [s.id for s in storage.list_studies(state="running")] == [ids[0]]
     assert storage.count_studies(state="queued") == 4
     with pytest.raises(InvalidInputError, match="unknown study state"):
-        storage.list_studies(state="paused")  # type: ignore[arg-type]
+        storage.list_studies(state="paused")
     with pytest.raises(InvalidInputError, match="limit"):
         storage.list_studies(limit=0)
 
 
 def test_comparison_created_with_its_studies(storage: Storage) -> None:
     comparison, studies = _comparison(storage)
-    assert comparison.spaces == ("filter", "latent")
-    assert comparison.settings == {"parallelism": 2}
+    assert comparison.config.spaces == ["filter", "latent"]
+    assert comparison.config.parallelism == 2
     assert comparison.state == "queued"
     assert len(studies) == 4
-    assert {(s.space, s.replicate) for s in studies} == {
+    assert {(s.config.space, s.replicate) for s in studies} == {
         ("filter", 0),
         ("filter", 1),
         ("latent", 0),
         ("latent", 1),
     }
     assert all(s.comparison_id == comparison.id for s in studies)
-    assert storage.comparison_studies(comparison.id) == sorted(studies, key=lambda s: (s.space, s.replicate))
+    assert storage.comparison_studies(comparison.id) == sorted(studies, key=lambda s: (s.config.space, s.replicate))
     assert storage.get_comparison(comparison.id) == comparison
     assert storage.list_comparisons() == [comparison]
     assert storage.count_comparisons() == 1
@@ -141,17 +136,18 @@ def test_comparison_creation_is_atomic(storage: Storage) -> None:
     assert (storage.count_comparisons(), storage.count_studies()) == (1, 4)
 
 
-def test_comparison_rejects_inconsistent_studies(storage: Storage) -> None:
-    spec = ComparisonSpec(task="mnist", spaces=("filter",), replicates=1, n_trials=4, epochs=2, seed=0)
-    for bad in [_study(task="cifar10", replicate=0), _study("latent", replicate=0), _study(replicate=1)]:
-        with pytest.raises(InvalidInputError, match="comparison study"):
-            storage.create_comparison(spec, [bad])
-    with pytest.raises(InvalidInputError, match="twice"):
-        storage.create_comparison(
-            ComparisonSpec(task="mnist", spaces=("filter",), replicates=2, n_trials=4, epochs=2, seed=0),
-            [_study(replicate=0), _study(replicate=0)],
-        )
-    assert storage.count_comparisons() == 0
+def test_comparison_studies_follow_its_config(storage: Storage) -> None:
+    comparison, studies = _comparison(storage, replicates=3)
+    assert storage.get_comparison(comparison.id).config == comparison.config
+    assert [(s.config.space, s.replicate) for s in studies] == [
+        (space, r) for space in ("filter", "latent") for r in range(3)
+    ]
+    for study in studies:
+        assert study.replicate is not None
+        # The comparison's template, with the seed derived for the replicate (common across spaces).
+        assert study.config.seed == derive_seed(1, study.replicate)
+        assert (study.config.n_trials, study.config.parallelism) == (4, 2)
+        assert study.comparison_id == comparison.id
 
 
 def test_study_state_transitions(storage: Storage) -> None:
@@ -272,7 +268,7 @@ def test_trial_lifecycle(storage: Storage) -> None:
     storage.finish_trial(second.id, "failed", error="worker died twice")
     assert [t.number for t in storage.trials(study_id)] == [0, 1]
     assert [t.id for t in storage.trials(study_id, state="failed")] == [second.id]
-    assert storage.get_trial(second.id).error == "worker died twice"
+    assert storage.trials(study_id, state="failed")[0].error == "worker died twice"
 
 
 def test_curve_upsert_overwrites_a_retried_epoch(storage: Storage) -> None:
@@ -322,22 +318,12 @@ def test_curves_of_a_study_in_one_query(storage: Storage) -> None:
     assert len(curves[trials[0].id]) == 6
 
 
-def test_ax_snapshot_round_trip(storage: Storage) -> None:
-    study = storage.create_study(_study())
-    assert storage.load_ax_snapshot(study.id) is None
-    storage.save_ax_snapshot(study.id, {"experiment": {"trials": [1, 2]}, "version": 1})
-    storage.save_ax_snapshot(study.id, {"experiment": {"trials": [1, 2, 3]}, "version": 2})
-    assert storage.load_ax_snapshot(study.id) == {"experiment": {"trials": [1, 2, 3]}, "version": 2}
-
-
 def test_unknown_ids_raise_not_found(storage: Storage) -> None:
     calls: list[Callable[[], object]] = [
         lambda: storage.get_study(999),
         lambda: storage.set_study_state(999, "cancelled"),
         lambda: storage.trials(999),
         lambda: storage.curves(999),
-        lambda: storage.save_ax_snapshot(999, {}),
-        lambda: storage.get_trial(999),
         lambda: storage.curve(999),
         lambda: storage.add_points(999, 0, {"loss": 1.0}),
         lambda: storage.finish_trial(999, "failed"),
@@ -390,3 +376,42 @@ def test_two_storages_share_one_sqlite_file(tmp_path: Path) -> None:
         with writer.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_migration_0002_carries_rows_into_their_config(empty_storage: Storage) -> None:
+    empty_storage.migrate("0001")
+    created = "2026-12-01 10:00:00+00:00"
+    with empty_storage.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO comparisons (id, task, spaces, replicates, n_trials, epochs, seed, settings, state, "
+                "created_at) VALUES (1, 'audio', :spaces, 1, 3, 2, 5, :settings, 'completed', :created)"
+            ),
+            {"spaces": '["latent", "filter"]', "settings": '{"parallelism": 1, "batch_size": 32}', "created": created},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO studies (id, comparison_id, replicate, task, space, objective, n_trials, parallelism, "
+                "epochs, batch_size, max_train, seed, early_stopping, state, created_at) VALUES (1, 1, 0, 'audio', "
+                "'filter', 'val_accuracy_best', 3, 1, 2, 32, 300, 11, :rule, 'completed', :created)"
+            ),
+            {"rule": '{"rule": "median"}', "created": created},
+        )
+    empty_storage.migrate()
+    study = empty_storage.get_study(1)
+    assert (study.config.space, study.config.objective, study.config.max_train, study.config.seed) == (
+        "filter",
+        "val_accuracy_best",
+        300,
+        11,
+    )
+    assert study.config.early_stopping is not None and study.config.early_stopping.rule == "median"
+    assert study.config.width is None  # an option added later takes its default
+    comparison = empty_storage.get_comparison(1).config
+    assert (comparison.spaces, comparison.replicates, comparison.batch_size) == (["latent", "filter"], 1, 32)
+    with empty_storage.engine.begin() as connection:  # and back: the columns return, filled from the configs
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+        row = connection.execute(text("SELECT space, max_train, batch_size FROM studies")).one()
+    assert tuple(row) == ("filter", 300, 32)

@@ -16,7 +16,8 @@ from tuner.execution.executor import InlineExecutor
 from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.study.submit import StudyRequest, submit_comparison, submit_study
+from tuner.study.config import ComparisonConfig, StudyConfig
+from tuner.study.submit import submit_comparison, submit_study
 
 
 def objective(parameters: dict[str, object]) -> float:
@@ -94,7 +95,7 @@ def test_a_space_registered_only_in_the_scheduler_process_falls_back_to_it(tmp_p
         study = submit_study(
             storage,
             Settings(),
-            StudyRequest(task="audio", space=local.name, n_trials=2, epochs=1, seed=0, max_train=200),
+            StudyConfig(task="audio", space=local.name, n_trials=2, epochs=1, seed=0, max_train=200),
         )
         scheduler = Scheduler(
             storage, InlineExecutor(), database_url=storage.url, poll_seconds=0.01, suggestion_workers=1
@@ -112,8 +113,8 @@ def test_a_space_registered_only_in_the_scheduler_process_falls_back_to_it(tmp_p
 def test_scheduler_with_workers_runs_a_comparison_with_the_points_of_its_history(tmp_path: Path) -> None:
     storage = Storage(f"sqlite:///{tmp_path / 'pool.db'}")
     storage.migrate()
-    quick = StudyRequest(task="audio", space="filter", n_trials=6, epochs=1, seed=3, max_train=200)
-    _, studies = submit_comparison(storage, Settings(), quick, ["latent", "filter"], replicates=1)
+    quick = StudyConfig(task="audio", space="filter", n_trials=6, epochs=1, seed=3, max_train=200)
+    _, studies = submit_comparison(storage, Settings(), ComparisonConfig.of(quick, ["latent", "filter"], 1))
     scheduler = Scheduler(storage, InlineExecutor(), database_url=storage.url, poll_seconds=0.01, suggestion_workers=2)
     try:
         scheduler.run(until_idle=True)
@@ -126,11 +127,11 @@ def test_scheduler_with_workers_runs_a_comparison_with_the_points_of_its_history
         assert [t.number for t in trials] == list(range(6))
         assert all(t.state == "completed" for t in trials)
     # Every point of the filter study, the Sobol ones and the BoTorch one, is what its history before it gives.
-    filter_study = next(s for s in studies if s.space == "filter")
+    filter_study = next(s for s in studies if s.config.space == "filter")
     trials = storage.trials(filter_study.id)
     history = [HistoryTrial(t.number, t.parameters, "completed", t.objective) for t in trials]
     for k in (0, 4, 5):
         replay = SuggestionRequest.of(
-            "filter", seed=filter_study.seed, n_initial=5, objective="val_accuracy", history=history[:k]
+            "filter", seed=filter_study.config.seed, n_initial=5, objective="val_accuracy", history=history[:k]
         )
         assert suggest_from_history(replay) == trials[k].parameters

@@ -9,10 +9,9 @@ from trainers.data._audio import load_audio
 from trainers.data._cifar import load_cifar10
 from trainers.data._imagenet import load_imagenet
 from trainers.data._splits import TaskData
+from trainers.task_names import TASKS
 
 __all__ = ["TASKS", "load_task_data"]
-
-TASKS = ("audio", "cifar10", "imagenet")
 
 
 def load_task_data(

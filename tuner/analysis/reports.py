@@ -1,31 +1,185 @@
-"""JSON-ready views of stored studies and comparisons, shared by the CLI and the API.
+"""Typed reports of stored studies and comparisons, shared by the CLI, the API (as its response models) and scripts.
 
-A study view lists its trials, each with ``number``, ``state``, ``parameters``, ``objective`` and, if asked, its
-per-epoch ``points``. A comparison view adds the analysis of Figure 8: per space the mean best-so-far with its
-bootstrap CI per trial index, and trials-to-target (see :func:`tuner.analysis.compare_spaces`).
+A study report lists its trials, each with ``number``, ``state``, ``parameters``, ``objective`` and, if asked, its
+per-epoch ``points``. A comparison report adds the analysis of Figure 8: per space the mean best-so-far with its
+bootstrap CI per trial index, and trials-to-target (see :func:`tuner.analysis.compare_spaces`). A report's fields
+include its configuration's (:mod:`tuner.study.config`), so a new study option shows in every report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from bnn_errors import InvalidInputError
 from tuner.analysis.statistics import best_so_far, compare_spaces
-from tuner.storage import CurvePoint, Storage, StudyRecord, TrialRecord
+from tuner.storage import ComparisonRecord, CurvePoint, Storage, StudyRecord, TrialRecord
+from tuner.study.config import ComparisonFields, StudyFields
+from tuner.study.states import StudyState, TrialState
 
 __all__ = [
+    "AnalysisReport",
+    "ComparisonReport",
+    "ComparisonStudyReport",
+    "ComparisonSummaryReport",
+    "EstimateReport",
+    "SpaceAnalysisReport",
+    "SpaceDifferenceReport",
+    "StudyDetailReport",
+    "StudyReport",
+    "TrialReport",
+    "comparison_summary",
     "comparison_view",
     "objective_sequence",
     "points_by_epoch",
+    "study_report",
     "study_view",
     "trial_view",
 ]
 
 # Trials that ended without counting towards the study's budget are left out of best-so-far curves.
-UNCOUNTED_STATES = frozenset({"abandoned", "running"})
+UNCOUNTED_STATES = frozenset({TrialState.ABANDONED, TrialState.RUNNING})
+
+# Reports carry values already checked on submission: not strict, so that they also read back from JSON.
+_REPORT = ConfigDict(strict=False, extra="forbid", frozen=True)
+# The analysis may grow fields (tolerance sensitivity...): kept rather than refused.
+_ANALYSIS = ConfigDict(extra="allow", frozen=True)
+
+
+class TrialReport(BaseModel):
+    """A trial: one parameterization of a study; ``points`` only where asked for."""
+
+    model_config = _REPORT
+
+    id: int
+    number: int
+    state: TrialState
+    parameters: dict[str, Any]
+    objective: float | None
+    error: str | None
+    attempts: int
+    worker_host: str | None
+    node_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    points: list[dict[str, int | float]] | None = None
+
+
+class StudyReport(StudyFields):
+    """A stored study, without its trials: its configuration's fields and where it stands."""
+
+    model_config = _REPORT
+
+    id: int
+    comparison_id: int | None
+    replicate: int | None
+    state: StudyState
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class StudyDetailReport(StudyReport):
+    """A study with its progress, best trial so far, best-so-far curve and trials."""
+
+    trials_done: int
+    best_objective: float | None
+    best_parameters: dict[str, Any] | None
+    best_so_far: list[float | None]
+    trials: list[TrialReport]
+
+
+class EstimateReport(BaseModel):
+    """A mean over replicates with its bootstrap interval (null where there is nothing to average)."""
+
+    model_config = _ANALYSIS
+
+    mean: float | None
+    lo: float | None
+    hi: float | None
+    n: int
+
+
+class SpaceAnalysisReport(BaseModel):
+    """Figure 8 for one space: mean best-so-far with its CI per trial index, and trials-to-target."""
+
+    model_config = _ANALYSIS
+
+    name: str
+    n_replicates: int
+    n_trials: list[int]
+    best_so_far_mean: list[float | None]
+    best_so_far_lo: list[float | None]
+    best_so_far_hi: list[float | None]
+    best_so_far_n: list[int]
+    final_best: EstimateReport
+    trials_to_target: list[int | None]
+    trials_to_target_mean: EstimateReport
+    n_reached: int
+
+
+class SpaceDifferenceReport(BaseModel):
+    """Mean trials-to-target of ``space_a`` minus ``space_b``, with its bootstrap interval."""
+
+    model_config = _ANALYSIS
+
+    space_a: str
+    space_b: str
+    mean: float | None
+    lo: float | None
+    hi: float | None
+    fraction_positive: float | None
+
+
+class AnalysisReport(BaseModel):
+    """The analysis of a comparison (see :func:`tuner.analysis.compare_spaces`)."""
+
+    model_config = _ANALYSIS
+
+    best_objective: float
+    tolerance: float
+    target: float
+    confidence: float
+    n_boot: int
+    spaces: list[SpaceAnalysisReport]
+    difference: SpaceDifferenceReport | None
+
+
+class ComparisonStudyReport(BaseModel):
+    """One study of a comparison, with its progress and best-so-far curve."""
+
+    model_config = _REPORT
+
+    id: int
+    space: str
+    replicate: int | None
+    state: StudyState
+    trials_done: int
+    n_trials: int
+    best_so_far: list[float | None]
+
+
+class ComparisonSummaryReport(ComparisonFields):
+    """A stored comparison, without its studies and analysis: its configuration's fields and its state."""
+
+    model_config = _REPORT
+
+    id: int
+    state: StudyState
+    created_at: datetime
+
+
+class ComparisonReport(ComparisonSummaryReport):
+    """A comparison with its studies' progress and, once a trial has completed, its analysis."""
+
+    trials_done: int
+    trials_total: int
+    studies: list[ComparisonStudyReport]
+    analysis: AnalysisReport | None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -40,24 +194,23 @@ def points_by_epoch(points: Iterable[CurvePoint]) -> list[dict[str, float]]:
     return [epochs[e] for e in sorted(epochs)]
 
 
-def trial_view(trial: TrialRecord, points: Iterable[CurvePoint] | None = None) -> dict[str, Any]:
-    """One trial as a JSON-ready dict; with ``points`` its curve too."""
-    view: dict[str, Any] = {
-        "id": trial.id,
-        "number": trial.number,
-        "state": trial.state,
-        "parameters": trial.parameters,
-        "objective": trial.objective,
-        "error": trial.error,
-        "attempts": trial.attempts,
-        "worker_host": trial.worker_host,
-        "node_id": trial.node_id,
-        "started_at": _iso(trial.started_at),
-        "finished_at": _iso(trial.finished_at),
-    }
-    if points is not None:
-        view["points"] = points_by_epoch(points)
-    return view
+def trial_view(trial: TrialRecord, points: Iterable[CurvePoint] | None = None) -> TrialReport:
+    """One trial's report; with ``points`` its curve too."""
+    curve = None if points is None else points_by_epoch(points)
+    return TrialReport(
+        id=trial.id,
+        number=trial.number,
+        state=trial.state,
+        parameters=trial.parameters,
+        objective=trial.objective,
+        error=trial.error,
+        attempts=trial.attempts,
+        worker_host=trial.worker_host,
+        node_id=trial.node_id,
+        started_at=trial.started_at,
+        finished_at=trial.finished_at,
+        points=curve,
+    )
 
 
 def objective_sequence(trials: Iterable[TrialRecord]) -> list[float | None]:
@@ -65,68 +218,77 @@ def objective_sequence(trials: Iterable[TrialRecord]) -> list[float | None]:
     return [t.objective for t in sorted(trials, key=lambda t: t.number) if t.state not in UNCOUNTED_STATES]
 
 
-def _study_fields(study: StudyRecord) -> dict[str, Any]:
-    fields = asdict(study)
-    for key in ("created_at", "started_at", "finished_at"):
-        fields[key] = _iso(getattr(study, key))
-    return fields
+def study_report(study: StudyRecord) -> StudyReport:
+    """A stored study's report, without its trials."""
+    return StudyReport(**_record_fields(study), **study.config.model_dump())
 
 
-def study_view(storage: Storage, study_id: int, *, with_points: bool = True) -> dict[str, Any]:
+def comparison_summary(comparison: ComparisonRecord) -> ComparisonSummaryReport:
+    """A stored comparison's report, without its studies and analysis."""
+    return ComparisonSummaryReport(**_record_fields(comparison), **comparison.config.model_dump())
+
+
+def _record_fields(record: StudyRecord | ComparisonRecord) -> dict[str, Any]:
+    return {name: value for name, value in vars(record).items() if name != "config"}
+
+
+def _curve(objectives: list[float | None]) -> list[float | None]:
+    # NaN (no trial completed yet) is not JSON: null.
+    return [None if v != v else v for v in best_so_far(objectives)]
+
+
+def study_view(storage: Storage, study_id: int, *, with_points: bool = True) -> StudyDetailReport:
     """A study with its trials (and their curves), progress and best trial."""
     study = storage.get_study(study_id)
     trials = storage.trials(study_id)
     curves = storage.curves(study_id) if with_points else {}
     objectives = objective_sequence(trials)
-    completed = [t for t in trials if t.state == "completed" and t.objective is not None]
+    completed = [t for t in trials if t.state is TrialState.COMPLETED and t.objective is not None]
     best = max(completed, key=lambda t: t.objective or 0.0, default=None)
-    return {
-        **_study_fields(study),
-        "trials_done": sum(t.state not in UNCOUNTED_STATES for t in trials),
-        "best_objective": None if best is None else best.objective,
-        "best_parameters": None if best is None else best.parameters,
-        "best_so_far": [None if v != v else v for v in best_so_far(objectives)],
-        "trials": [trial_view(t, curves.get(t.id, []) if with_points else None) for t in trials],
-    }
+    return StudyDetailReport(
+        **study_report(study).model_dump(),
+        trials_done=sum(t.state not in UNCOUNTED_STATES for t in trials),
+        best_objective=None if best is None else best.objective,
+        best_parameters=None if best is None else best.parameters,
+        best_so_far=_curve(objectives),
+        trials=[trial_view(t, curves.get(t.id, []) if with_points else None) for t in trials],
+    )
 
 
-def comparison_view(storage: Storage, comparison_id: int, *, tolerance: float = 0.01) -> dict[str, Any]:
+def comparison_view(storage: Storage, comparison_id: int, *, tolerance: float = 0.01) -> ComparisonReport:
     """A comparison with its studies' progress and, once any trial completed, the Figure 8 analysis."""
     comparison = storage.get_comparison(comparison_id)
     studies = storage.comparison_studies(comparison_id)
-    curves: dict[str, list[list[float | None]]] = {space: [] for space in comparison.spaces}
-    study_rows: list[dict[str, Any]] = []
+    curves: dict[str, list[list[float | None]]] = {space: [] for space in comparison.config.spaces}
+    rows: list[ComparisonStudyReport] = []
     for study in studies:
-        trials = storage.trials(study.id)
-        objectives = objective_sequence(trials)
+        objectives = objective_sequence(storage.trials(study.id))
         if objectives:
-            curves[study.space].append(objectives)
-        study_rows.append(
-            {
-                "id": study.id,
-                "space": study.space,
-                "replicate": study.replicate,
-                "state": study.state,
-                "trials_done": len(objectives),
-                "n_trials": study.n_trials,
-                "best_so_far": [None if v != v else v for v in best_so_far(objectives)],
-            }
+            curves[study.config.space].append(objectives)
+        rows.append(
+            ComparisonStudyReport(
+                id=study.id,
+                space=study.config.space,
+                replicate=study.replicate,
+                state=study.state,
+                trials_done=len(objectives),
+                n_trials=study.config.n_trials,
+                best_so_far=_curve(objectives),
+            )
         )
     # Early in a run some spaces have no finished trial yet: analyse those that have.
     with_data = {space: runs for space, runs in curves.items() if runs}
-    analysis: dict[str, Any] | None
+    analysis: AnalysisReport | None
     try:
-        analysis = compare_spaces(with_data, tolerance=tolerance).to_dict() if with_data else None
+        analysis = AnalysisReport.model_validate(compare_spaces(with_data, tolerance=tolerance).to_dict())
     except InvalidInputError:
         analysis = None  # no trial has completed yet (only failures so far)
-    fields = asdict(comparison)
-    fields["created_at"] = _iso(comparison.created_at)
-    fields["spaces"] = list(comparison.spaces)
-    done = sum(row["trials_done"] for row in study_rows)
-    return {
-        **fields,
-        "trials_done": done,
-        "trials_total": comparison.n_trials * len(studies),
-        "studies": study_rows,
-        "analysis": analysis,
-    }
+    if not with_data:
+        analysis = None
+    return ComparisonReport(
+        **comparison_summary(comparison).model_dump(),
+        trials_done=sum(row.trials_done for row in rows),
+        trials_total=comparison.config.n_trials * len(studies),
+        studies=rows,
+        analysis=analysis,
+    )

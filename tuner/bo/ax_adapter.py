@@ -1,6 +1,7 @@
 """The Ax adapter: Bayesian optimization over a search space, asked and told through plain dicts and floats.
 
-This is the only module of the project that imports Ax. Our SQL tables are the source of truth; the Ax state
+This module and :mod:`tuner.bo.ax_parameters` (our parameters in Ax's terms) are the only ones that import Ax. Our
+SQL tables are the source of truth; the Ax state
 held here is derived and can be rebuilt from the stored trials with :meth:`AxAdapter.rebuild`.
 
 Generation strategy: ``n_initial`` quasi-random Sobol trials (seeded, no centre point, so that different seeds
@@ -23,12 +24,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, get_args
 
 import torch
 
 from bnn_errors import BnnTuneError, ConflictError, GiveUpError, InvalidInputError, NotFoundError
-from search_spaces import ChoiceParameter, RangeParameter, SearchSpace
+from search_spaces import SearchSpace
+from tuner.study.states import TrialState
 
 # Ax prints its storage set-up at import time and warns about its own use of deprecated pandas and torch APIs;
 # none of it is actionable for our users, so silence it before the import.
@@ -40,33 +41,30 @@ warnings.filterwarnings(
 )
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from ax import ChoiceParameterConfig, Client, RangeParameterConfig
+    from ax import Client
     from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
     from ax.api.utils.structs import GenerationStrategyDispatchStruct
     from ax.exceptions.core import DataRequiredError
     from ax.utils.common.logger import set_stderr_log_level
+
+    from tuner.bo.ax_parameters import from_ax, parameter_config, to_ax
 
 # Ax logs every generated and completed trial at INFO; keep its warnings and errors only.
 set_stderr_log_level(logging.WARNING)
 
 __all__ = ["AxAdapter", "HistoryState", "HistoryTrial"]
 
-HistoryState = Literal["completed", "failed", "abandoned", "running", "early_stopped"]
+HistoryState = TrialState
 """The state of a stored trial, as :meth:`AxAdapter.rebuild` reads it."""
 
-_HISTORY_STATES: frozenset[str] = frozenset(get_args(HistoryState))
-_STATES_WITH_OBJECTIVE = frozenset({"completed", "early_stopped"})
+_HISTORY_STATES: frozenset[str] = frozenset(TrialState)
+_STATES_WITH_OBJECTIVE = frozenset({TrialState.COMPLETED, TrialState.EARLY_STOPPED})
 
 # Ax parses the objective as an expression ("a + 2 * b", "-loss"), so only a plain name is a single metric.
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-# Ax maps a log-scaled value back from its logarithm, and the rounding can land just outside a bound.
-_BOUND_REL_TOL = 1e-9
-
 _SOBOL_NODE = "Sobol"
 _GENERATION_METHODS = {"Sobol": "sobol", "MBM": "botorch"}
-
-_AxParameterConfig = RangeParameterConfig | ChoiceParameterConfig
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class HistoryTrial:
 
     number: int
     parameters: Mapping[str, object]
-    state: HistoryState
+    state: HistoryState | str
     objective: float | None = None
 
     def __post_init__(self) -> None:
@@ -149,7 +147,7 @@ class AxAdapter:
         self._parameters: dict[int, dict[str, object]] = {}
         self._objectives: dict[int, float] = {}
 
-        configs = [_parameter_config(parameter) for parameter in space.parameters]
+        configs = [parameter_config(parameter) for parameter in space.parameters]
         self._client = Client(random_seed=seed)
         try:
             self._client.configure_experiment(parameters=configs, name=space.name)
@@ -226,7 +224,7 @@ class AxAdapter:
                 for index, raw in generated.items():
                     self._start(index, dict(raw))
                     try:
-                        point = _from_ax(self.space, raw)
+                        point = from_ax(self.space, raw)
                     except GiveUpError as error:
                         # Ax has already counted the trial; abandon it so that nobody waits for it.
                         self.abandon(index)
@@ -242,7 +240,7 @@ class AxAdapter:
         """
         point = _validated(self.space, parameters)
         with self._lock, _ax_errors("attach a trial"):
-            index = self._client.attach_trial(parameters=_to_ax(self.space, point))
+            index = self._client.attach_trial(parameters=to_ax(self.space, point))
             self._start(index, point)
         return index
 
@@ -266,7 +264,7 @@ class AxAdapter:
                     progression=len(curve) if curve else None,
                 )
             self._objectives[index] = float(objective)
-            self._states[index] = "completed"
+            self._states[index] = TrialState.COMPLETED
 
     def fail(self, index: int, reason: str) -> None:
         """Mark running trial ``index`` failed (it yields no result); Ax may suggest its point again."""
@@ -274,7 +272,7 @@ class AxAdapter:
             self._require_running(index, "fail")
             with _ax_errors(f"mark trial {index} failed"):
                 self._client.mark_trial_failed(trial_index=index, failed_reason=reason)
-            self._states[index] = "failed"
+            self._states[index] = TrialState.FAILED
 
     def abandon(self, index: int) -> None:
         """Mark running trial ``index`` abandoned (e.g. cancelled); Ax will not suggest its point again."""
@@ -282,7 +280,7 @@ class AxAdapter:
             self._require_running(index, "abandon")
             with _ax_errors(f"abandon trial {index}"):
                 self._client.mark_trial_abandoned(trial_index=index)
-            self._states[index] = "abandoned"
+            self._states[index] = TrialState.ABANDONED
 
     def early_stopped(self, index: int, progression: Sequence[float]) -> None:
         """Mark running trial ``index`` stopped early, with the objective after each epoch it ran (non-empty).
@@ -298,7 +296,7 @@ class AxAdapter:
             with _ax_errors(f"mark trial {index} early stopped"):
                 self._attach_curve(index, curve)
                 self._client.mark_trial_early_stopped(trial_index=index)
-            self._states[index] = "early_stopped"
+            self._states[index] = TrialState.EARLY_STOPPED
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -318,6 +316,9 @@ class AxAdapter:
 
     def generation_method(self, index: int) -> str:
         """How trial ``index`` was generated: ``"sobol"``, ``"botorch"`` or ``"attached"``.
+
+        Diagnostics: it is how the tests (and anyone comparing suggestion paths) see Ax hand over from its Sobol
+        initialization to BoTorch.
 
         Trials replayed by :meth:`rebuild` count as attached.
         Raises :class:`NotFoundError` for an unknown index.
@@ -358,27 +359,27 @@ class AxAdapter:
     def _replay(self, trial: HistoryTrial) -> None:
         point = _validated(self.space, trial.parameters, context=f"stored trial {trial.number}")
         with _ax_errors(f"replay stored trial {trial.number}"):
-            index = self._client.attach_trial(parameters=_to_ax(self.space, point))
+            index = self._client.attach_trial(parameters=to_ax(self.space, point))
             if index != trial.number:
                 raise GiveUpError(f"Ax gave stored trial {trial.number} the index {index}")
             self._start(index, point)
-            if trial.state == "completed":
+            if trial.state == TrialState.COMPLETED:
                 assert trial.objective is not None
                 self._client.complete_trial(trial_index=index, raw_data={self.objective: trial.objective})
                 self._objectives[index] = float(trial.objective)
-            elif trial.state == "early_stopped":
+            elif trial.state == TrialState.EARLY_STOPPED:
                 assert trial.objective is not None
                 self._client.attach_data(trial_index=index, raw_data={self.objective: trial.objective})
                 self._client.mark_trial_early_stopped(trial_index=index)
-            elif trial.state == "failed":
+            elif trial.state == TrialState.FAILED:
                 self._client.mark_trial_failed(trial_index=index, failed_reason="failed before the rebuild")
             else:
                 # A trial that was running when the service stopped has no result to wait for any more.
                 self._client.mark_trial_abandoned(trial_index=index)
-        self._states[index] = "abandoned" if trial.state == "running" else trial.state
+        self._states[index] = TrialState.ABANDONED if trial.state == TrialState.RUNNING else TrialState(trial.state)
 
     def _start(self, index: int, point: dict[str, object]) -> None:
-        self._states[index] = "running"
+        self._states[index] = TrialState.RUNNING
         self._parameters[index] = point
 
     def _attach_curve(self, index: int, curve: Sequence[float]) -> None:
@@ -391,7 +392,7 @@ class AxAdapter:
 
     def _require_running(self, index: int, action: str) -> None:
         self._require_known(index)
-        if self._states[index] != "running":
+        if self._states[index] != TrialState.RUNNING:
             raise ConflictError(f"cannot {action} trial {index}: it is {self._states[index]}, not running")
 
 
@@ -404,81 +405,6 @@ def _ax_errors(action: str) -> Iterator[None]:
         raise
     except Exception as error:
         raise GiveUpError(f"Ax could not {action}: {type(error).__name__}: {error}") from error
-
-
-def _parameter_config(parameter: RangeParameter | ChoiceParameter) -> _AxParameterConfig:
-    if isinstance(parameter, RangeParameter):
-        return RangeParameterConfig(
-            name=parameter.name,
-            bounds=(float(parameter.lower), float(parameter.upper)),
-            parameter_type="float",
-            scaling="log" if parameter.log_scale else "linear",
-        )
-    choices = parameter.choices
-    # Two values have only one order (up to reversal), so marking them ordered loses nothing; it lets BoTorch model
-    # the choice as one 0/1 dimension instead of optimizing every combination of categories separately, which
-    # halved the latent space's suggestion time here (scaling and clipping: 3.7 s -> 2.1 s median, loaded machine).
-    binary = len(choices) == 2
-    if all(isinstance(choice, str) for choice in choices):
-        return ChoiceParameterConfig(
-            name=parameter.name, values=[str(c) for c in choices], parameter_type="str", is_ordered=binary
-        )
-    if all(isinstance(choice, bool) for choice in choices):
-        return ChoiceParameterConfig(
-            name=parameter.name, values=[bool(c) for c in choices], parameter_type="bool", is_ordered=binary
-        )
-    if any(isinstance(choice, bool | str) for choice in choices):
-        raise InvalidInputError(
-            f"{parameter.name}: choices must be all strings, all booleans or all numbers, got {choices!r}"
-        )
-    if all(isinstance(choice, int) for choice in choices):
-        return ChoiceParameterConfig(
-            name=parameter.name, values=[int(c) for c in choices], parameter_type="int", is_ordered=True
-        )
-    return ChoiceParameterConfig(
-        name=parameter.name, values=[float(c) for c in choices], parameter_type="float", is_ordered=True
-    )
-
-
-def _to_ax(space: SearchSpace, point: Mapping[str, object]) -> dict[str, str | float | int | bool]:
-    """A validated point in Ax's value types (float ranges take ints; numeric choices may be floats)."""
-    values: dict[str, str | float | int | bool] = {}
-    for parameter in space.parameters:
-        value = point[parameter.name]
-        config = _parameter_config(parameter)
-        if isinstance(config, RangeParameterConfig) or config.parameter_type == "float":
-            values[parameter.name] = float(value)  # type: ignore[arg-type]
-        else:
-            values[parameter.name] = value  # type: ignore[assignment]
-    return values
-
-
-def _from_ax(space: SearchSpace, raw: Mapping[str, object]) -> dict[str, object]:
-    """An Ax parameterization in our types (float, or the space's own choice objects), validated."""
-    point: dict[str, object] = {}
-    for parameter in space.parameters:
-        if parameter.name not in raw:
-            raise GiveUpError(f"Ax suggested no value for {parameter.name!r}: {dict(raw)!r}")
-        value = raw[parameter.name]
-        if isinstance(parameter, RangeParameter):
-            point[parameter.name] = _snap_to_bounds(parameter, float(value))  # type: ignore[arg-type]
-        else:
-            matches = [choice for choice in parameter.choices if choice == value]
-            point[parameter.name] = matches[0] if matches else value
-    try:
-        space.validate(point)
-    except ValueError as error:
-        raise GiveUpError(f"Ax suggested a point outside search space {space.name!r}: {error}") from error
-    return point
-
-
-def _snap_to_bounds(parameter: RangeParameter, value: float) -> float:
-    # Only values outside move, so that a point inside stays exactly what Ax stored for the trial.
-    if value < parameter.lower and math.isclose(value, parameter.lower, rel_tol=_BOUND_REL_TOL):
-        return float(parameter.lower)
-    if value > parameter.upper and math.isclose(value, parameter.upper, rel_tol=_BOUND_REL_TOL):
-        return float(parameter.upper)
-    return value
 
 
 def _validated(space: SearchSpace, parameters: Mapping[str, object], context: str = "parameters") -> dict[str, object]:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from bnn_errors import BnnTuneError, InvalidInputError
 from search_spaces import get_space
 from tuner.bo.ax_adapter import AxAdapter, HistoryState, HistoryTrial
+from tuner.study.states import TrialState
 
 __all__ = ["Answer", "SuggestionPool", "SuggestionRequest", "suggest_from_history"]
 
@@ -59,7 +60,7 @@ class SuggestionRequest:
         Raises:
             InvalidInputError: a trial of ``history`` is still running.
         """
-        running = [t.number for t in history if t.state == "running"]
+        running = [t.number for t in history if t.state == TrialState.RUNNING]
         if running:
             raise InvalidInputError(f"trials {running} are still running: their results are not in the history")
         return cls(
@@ -67,7 +68,7 @@ class SuggestionRequest:
             seed=seed,
             n_initial=n_initial,
             objective=objective,
-            history=tuple((t.number, dict(t.parameters), t.state, t.objective) for t in history),
+            history=tuple((t.number, dict(t.parameters), TrialState(t.state), t.objective) for t in history),
         )
 
 

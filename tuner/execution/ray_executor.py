@@ -21,6 +21,7 @@ from ray.exceptions import RayError, RayTaskError
 from bnn_errors import RetryableError
 from tuner.execution.executor import Executor
 from tuner.execution.worker import TrialJob, TrialOutcome, group_jobs, run_trial_batch
+from tuner.study.states import TrialState
 
 __all__ = ["ClusterUnavailableError", "RayExecutor"]
 
@@ -163,11 +164,11 @@ class RayExecutor(Executor):
         except RayTaskError as exc:
             # Our worker returns failures as outcomes; an exception here is a bug, and retrying repeats it.
             error = f"worker raised: {exc.cause!r}"
-            return [TrialOutcome(job.trial_id, "failed", error=error, retryable=False) for job in jobs]
+            return [TrialOutcome(job.trial_id, TrialState.FAILED, error=error, retryable=False) for job in jobs]
         except RayError as exc:
             # A dead worker or node: the whole group is retried (each job as its own new attempt).
             error = f"worker lost: {type(exc).__name__}: {exc}"
-            return [TrialOutcome(job.trial_id, "failed", error=error, retryable=True) for job in jobs]
+            return [TrialOutcome(job.trial_id, TrialState.FAILED, error=error, retryable=True) for job in jobs]
 
     def cancel(self, trial_id: int) -> None:
         self._unsent = [job for job in self._unsent if job.trial_id != trial_id]

@@ -1,12 +1,11 @@
-"""Running studies from a command: open the database, build the executor, tick the scheduler until done.
+"""Building what runs studies from the settings: the database, the executor and the scheduler.
 
-This is the embedded mode in one process (the CLI's ``study run`` and ``compare``); the service runs the same
-:class:`~tuner.execution.scheduler.Scheduler` in a background thread.
+The CLI's ``study run`` and ``compare`` run the scheduler's loop in their own process until their studies finish;
+the service runs the same loop in a background thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Literal
 
 from tuner.execution.executor import Executor, InlineExecutor
@@ -14,7 +13,7 @@ from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
 
-__all__ = ["ExecutorKind", "build_executor", "build_scheduler", "open_storage", "run_studies"]
+__all__ = ["ExecutorKind", "build_executor", "build_scheduler", "open_storage"]
 
 ExecutorKind = Literal["ray", "inline"]
 
@@ -60,18 +59,3 @@ def build_scheduler(storage: Storage, executor: Executor, settings: Settings) ->
         data_dir=None if settings.data_dir is None else str(settings.data_dir),
         suggestion_workers=settings.suggestion_workers,
     )
-
-
-def run_studies(
-    storage: Storage,
-    scheduler: Scheduler,
-    study_ids: Sequence[int],
-    on_tick: Callable[[], None] | None = None,
-) -> None:
-    """Tick ``scheduler`` until every study in ``study_ids`` has finished, calling ``on_tick`` after each tick."""
-    remaining = set(study_ids)
-    while remaining:
-        scheduler.tick()
-        if on_tick is not None:
-            on_tick()
-        remaining = {i for i in remaining if not storage.get_study(i).is_finished}

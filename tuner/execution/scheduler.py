@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from bnn_errors import BnnTuneError, ConflictError
@@ -27,6 +28,8 @@ from tuner.bo.suggestions import SuggestionPool, SuggestionRequest
 from tuner.execution.executor import Executor
 from tuner.execution.worker import TrialJob, TrialOutcome
 from tuner.storage import Storage, StudyRecord, TrialRecord
+from tuner.study.config import StudyConfig
+from tuner.study.states import COUNTED_TRIAL_STATES, StudyState, TrialState
 
 __all__ = ["Scheduler", "trial_seed"]
 
@@ -34,8 +37,6 @@ log = logging.getLogger(__name__)
 
 # Ax's Sobol initialization budget per study, before BoTorch takes over (capped by the study's n_trials).
 N_INITIAL = 5
-# A trial counts towards a study's budget once it has ended in one of these states.
-COUNTED_STATES = frozenset({"completed", "failed", "early_stopped"})
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -54,8 +55,12 @@ class _ActiveStudy:
     in_flight: dict[int, TrialJob] = field(default_factory=dict)
 
     @property
+    def config(self) -> StudyConfig:
+        return self.record.config
+
+    @property
     def done(self) -> bool:
-        return self.ended >= self.record.n_trials and not self.in_flight
+        return self.ended >= self.config.n_trials and not self.in_flight
 
 
 class Scheduler:
@@ -95,15 +100,53 @@ class Scheduler:
         self._active: dict[int, _ActiveStudy] = {}
         self._resumed = False
         self._suggestions = SuggestionPool(suggestion_workers) if suggestion_workers > 0 else None
+        self.last_error: str | None = None
 
     # -- the loop ----------------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event | None = None, *, until_idle: bool = False) -> None:
-        """Tick until ``stop`` is set, or (``until_idle``) until no study is queued or running."""
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        until_idle: bool = False,
+        studies: Collection[int] | None = None,
+        on_tick: Callable[[], None] | None = None,
+        idle_seconds: float = 0.0,
+        retry_seconds: float | None = None,
+    ) -> None:
+        """The scheduler's one loop: tick until ``stop`` is set, or until the work asked for is done.
+
+        Args:
+            stop: ends the loop after the tick in progress (the service's shutdown).
+            until_idle: return once no study is queued or running.
+            studies: return once every one of these studies has finished (a command's own work).
+            on_tick: called after every tick (a progress bar).
+            idle_seconds: how long to wait after a tick that found no work, before the next.
+            retry_seconds: where set, a tick that raises is logged, kept in :attr:`last_error` and tried again after
+                this pause (a long-running service outlives a database outage); unset, the error propagates.
+        """
+        remaining = None if studies is None else set(studies)
         while stop is None or not stop.is_set():
-            busy = self.tick()
+            try:
+                busy = self.tick()
+            except Exception as error:
+                if retry_seconds is None:
+                    raise
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.exception("a scheduler tick failed; trying again in %.0f s", retry_seconds)
+                _pause(stop, retry_seconds)
+                continue
+            self.last_error = None
+            if on_tick is not None:
+                on_tick()
             if until_idle and not busy:
                 return
+            if remaining is not None:
+                remaining = {i for i in remaining if not self.storage.get_study(i).is_finished}
+                if not remaining:
+                    return
+            if not busy and idle_seconds > 0:
+                _pause(stop, idle_seconds)
 
     def tick(self) -> bool:
         """One round: resume, claim, fill, wait for attempts, record them. Returns whether work remains."""
@@ -121,21 +164,17 @@ class Scheduler:
         for study in list(self._active.values()):
             if study.done:
                 self._finish(study)
-        return bool(self._active) or self.storage.count_studies(state="queued") > 0
+        return bool(self._active) or self.storage.count_studies(state=StudyState.QUEUED) > 0
 
     def close(self) -> None:
         """Stop the suggestion workers, if any (the executor is the caller's to shut down)."""
         if self._suggestions is not None:
             self._suggestions.close()
 
-    def active_studies(self) -> list[int]:
-        """Ids of the studies this scheduler is running now."""
-        return list(self._active)
-
     # -- studies -----------------------------------------------------------------------------------------
 
     def _resume(self) -> None:
-        for record in self.storage.list_studies(state="running", limit=1000):
+        for record in self.storage.list_studies(state=StudyState.RUNNING, limit=1000):
             self._guard(record, lambda r=record: self._activate(r, resumed=True))  # type: ignore[misc]
 
     def _claim(self) -> None:
@@ -155,38 +194,39 @@ class Scheduler:
     def _fail_study(self, study_id: int, reason: str) -> None:
         log.warning("study %s failed: %s", study_id, reason)
         self._abandon_in_flight(study_id, reason=reason)
-        self.storage.set_study_state(study_id, "failed", error=reason)
+        self.storage.set_study_state(study_id, StudyState.FAILED, error=reason)
 
     def _activate(self, record: StudyRecord, *, resumed: bool) -> None:
-        space = get_space(record.space)
+        config = record.config
+        space = get_space(config.space)
         trials = self.storage.trials(record.id) if resumed else []
-        orphans = [t for t in trials if t.state == "running"]
+        orphans = [t for t in trials if t.state is TrialState.RUNNING]
         for trial in orphans:
             self.storage.finish_trial(
                 trial.id,
-                "abandoned",
+                TrialState.ABANDONED,
                 error="the scheduler stopped while this trial ran; re-run as a new trial",
             )
         if orphans:
             trials = self.storage.trials(record.id)
         history = [_history(t) for t in trials]
-        n_initial = min(N_INITIAL, record.n_trials)
+        n_initial = min(N_INITIAL, config.n_trials)
         if history:
-            adapter = AxAdapter.rebuild(space, seed=record.seed, n_initial=n_initial, history=history)
+            adapter = AxAdapter.rebuild(space, seed=config.seed, n_initial=n_initial, history=history)
         else:
-            adapter = AxAdapter(space, seed=record.seed, n_initial=n_initial)
+            adapter = AxAdapter(space, seed=config.seed, n_initial=n_initial)
         self._active[record.id] = _ActiveStudy(
             record=record,
             space=space,
             adapter=adapter,
             next_number=len(trials),
-            ended=sum(t.state in COUNTED_STATES for t in trials),
-            succeeded=sum(t.state in ("completed", "early_stopped") for t in trials),
+            ended=sum(t.state in COUNTED_TRIAL_STATES for t in trials),
+            succeeded=sum(t.state.has_objective for t in trials),
         )
 
     def _drop_cancelled(self) -> None:
         for study_id in list(self._active):
-            if self.storage.get_study(study_id).state == "cancelled":
+            if self.storage.get_study(study_id).state is StudyState.CANCELLED:
                 self._abandon_in_flight(study_id, reason="the study was cancelled")
 
     def _abandon_in_flight(self, study_id: int, reason: str) -> None:
@@ -196,7 +236,7 @@ class Scheduler:
             return
         for trial_id in list(study.in_flight):
             self.executor.cancel(trial_id)
-            self.storage.finish_trial(trial_id, "abandoned", error=reason)
+            self.storage.finish_trial(trial_id, TrialState.ABANDONED, error=reason)
         study.in_flight.clear()
 
     def _finish(self, study: _ActiveStudy) -> None:
@@ -204,22 +244,22 @@ class Scheduler:
         try:
             if study.succeeded == 0:
                 self.storage.set_study_state(
-                    study.record.id, "failed", error=f"none of its {study.ended} trials completed"
+                    study.record.id, StudyState.FAILED, error=f"none of its {study.ended} trials completed"
                 )
             else:
-                self.storage.set_study_state(study.record.id, "completed")
+                self.storage.set_study_state(study.record.id, StudyState.COMPLETED)
         except ConflictError:
             log.info("study %s was cancelled while its last trials ended", study.record.id)
 
     # -- trials ------------------------------------------------------------------------------------------
 
     def _fill(self, study: _ActiveStudy) -> None:
-        record = study.record
-        while len(study.in_flight) < record.parallelism and study.ended + len(study.in_flight) < record.n_trials:
+        config = study.config
+        while len(study.in_flight) < config.parallelism and study.ended + len(study.in_flight) < config.n_trials:
             try:
                 suggestions = study.adapter.suggest(1)
             except BnnTuneError as exc:
-                self._fail_study(record.id, f"the Ax adapter could not suggest a trial: {exc}")
+                self._fail_study(study.record.id, f"the Ax adapter could not suggest a trial: {exc}")
                 return
             if not suggestions:
                 return  # Ax waits for results of the initialization trials
@@ -235,14 +275,14 @@ class Scheduler:
         waiting = [
             study
             for study in self._active.values()
-            if study.record.parallelism == 1 and not study.in_flight and study.ended < study.record.n_trials
+            if study.config.parallelism == 1 and not study.in_flight and study.ended < study.config.n_trials
         ]
         requests: dict[int, SuggestionRequest] = {}
         for study in waiting:
             history = [_history(t) for t in self.storage.trials(study.record.id)]
             requests[study.record.id] = SuggestionRequest.of(
-                study.record.space,
-                seed=study.record.seed,
+                study.config.space,
+                seed=study.config.seed,
                 n_initial=study.adapter.n_initial,
                 objective=study.adapter.objective,
                 history=history,
@@ -270,31 +310,33 @@ class Scheduler:
             study_id=record.id,
             number=trial.number,
             attempt=1,
-            spec=self._trial_spec(record, study.space, parameters, trial.number),
-            objective=record.objective,
+            spec=self._trial_spec(record.config, study.space, parameters, trial.number),
+            objective=record.config.objective,
             database_url=self.database_url,
-            early_stopping=record.early_stopping,
+            early_stopping=record.config.early_stopping,
         )
         study.in_flight[trial.id] = job
         self.executor.submit(job)
 
     def _trial_spec(
-        self, record: StudyRecord, space: SearchSpace, parameters: dict[str, object], number: int
+        self, config: StudyConfig, space: SearchSpace, parameters: dict[str, object], number: int
     ) -> TrialSpec:
         arguments = space.build_trial(parameters)
         binary = arguments["binary"]
         hyperparameters = arguments["hyperparameters"]
         assert isinstance(binary, dict) and isinstance(hyperparameters, dict)
         return TrialSpec(
-            task=record.task,
+            task=config.task,
             optimizer=str(arguments["optimizer"]),
             hyperparameters={k: float(v) for k, v in hyperparameters.items()},
             binary=BinaryOptions(**binary),
             decay=str(arguments["decay"]),
-            epochs=record.epochs,
-            batch_size=record.batch_size,
-            seed=trial_seed(record.seed, number),
-            max_train=record.max_train,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            seed=trial_seed(config.seed, number),
+            width=config.width,
+            real_lr=config.real_lr,
+            max_train=config.max_train,
             data_dir=self.data_dir,
         )
 
@@ -303,16 +345,16 @@ class Scheduler:
         if study is None or job.trial_id not in study.in_flight:
             return  # the study was cancelled or failed while the attempt ran
         self.storage.set_worker(job.trial_id, outcome.worker_host, outcome.node_id)
-        if outcome.state == "completed" and outcome.objective is not None:
+        if outcome.state == TrialState.COMPLETED and outcome.objective is not None:
             del study.in_flight[job.trial_id]
-            self.storage.finish_trial(job.trial_id, "completed", objective=outcome.objective)
+            self.storage.finish_trial(job.trial_id, TrialState.COMPLETED, objective=outcome.objective)
             study.adapter.complete(job.number, outcome.objective)
             study.ended += 1
             study.succeeded += 1
             return
-        if outcome.state == "early_stopped" and outcome.objective is not None:
+        if outcome.state == TrialState.EARLY_STOPPED and outcome.objective is not None:
             del study.in_flight[job.trial_id]
-            self.storage.finish_trial(job.trial_id, "early_stopped", objective=outcome.objective)
+            self.storage.finish_trial(job.trial_id, TrialState.EARLY_STOPPED, objective=outcome.objective)
             curve = [p.value for p in self.storage.curve(job.trial_id) if p.metric == "val_accuracy"]
             study.adapter.early_stopped(job.number, curve)
             study.ended += 1
@@ -329,9 +371,16 @@ class Scheduler:
         reason = outcome.error or "the trial failed"
         if outcome.retryable:
             reason = f"{reason} (after {job.attempt} attempts)"
-        self.storage.finish_trial(job.trial_id, "failed", error=reason)
+        self.storage.finish_trial(job.trial_id, TrialState.FAILED, error=reason)
         study.adapter.fail(job.number, reason)
         study.ended += 1
+
+
+def _pause(stop: threading.Event | None, seconds: float) -> None:
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)
 
 
 def _history(trial: TrialRecord) -> HistoryTrial:

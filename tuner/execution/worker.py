@@ -16,16 +16,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
 
 from bnn_errors import BnnTuneError, ConflictError, InvalidInputError, RetryableError
 from trainers.batched import batch_key, train_batch, worth_batching
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
 from tuner.storage import Storage
+from tuner.study.config import OBJECTIVES
 from tuner.study.early_stopping import EarlyStopping
+from tuner.study.states import TrialState
 
 __all__ = [
-    "OBJECTIVES",
     "TrialJob",
     "TrialOutcome",
     "group_jobs",
@@ -33,8 +33,6 @@ __all__ = [
     "run_trial_batch",
     "run_trial_job",
 ]
-
-OBJECTIVES = ("val_accuracy_last", "val_accuracy_best")
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class TrialJob:
     spec: TrialSpec
     objective: str
     database_url: str
-    early_stopping: dict[str, Any] | None = None
+    early_stopping: EarlyStopping | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ class TrialOutcome:
     """How an attempt ended. ``retryable`` failures may be tried again with the same parameters."""
 
     trial_id: int
-    state: Literal["completed", "failed", "early_stopped"]
+    state: TrialState
     objective: float | None = None
     error: str | None = None
     retryable: bool = False
@@ -84,7 +82,7 @@ def run_trial_job(job: TrialJob, node_id: str | None = None) -> TrialOutcome:
     """Train the job's trial, writing each epoch's point to the database; never raises our own errors."""
     started = time.perf_counter()
     storage = _storage(job.database_url)
-    rule = EarlyStopping.from_config(job.early_stopping)
+    rule = job.early_stopping
 
     def report(point: EpochPoint) -> bool:
         metrics = point.metrics()
@@ -100,7 +98,7 @@ def run_trial_job(job: TrialJob, node_id: str | None = None) -> TrialOutcome:
     value = objective_value(result.points, job.objective)
     return TrialOutcome(
         trial_id=job.trial_id,
-        state="early_stopped" if result.stopped_early else "completed",
+        state=TrialState.EARLY_STOPPED if result.stopped_early else TrialState.COMPLETED,
         objective=value,
         node_id=node_id,
         seconds=time.perf_counter() - started,
@@ -111,7 +109,7 @@ def _failed(job: TrialJob, exc: BnnTuneError, *, node_id: str | None, started: f
     """A failed outcome for ``job``; retryable exactly when the error is (a diverged trial is not)."""
     return TrialOutcome(
         trial_id=job.trial_id,
-        state="failed",
+        state=TrialState.FAILED,
         error=f"{type(exc).__name__}: {exc}",
         retryable=isinstance(exc, RetryableError),
         node_id=node_id,
@@ -121,7 +119,7 @@ def _failed(job: TrialJob, exc: BnnTuneError, *, node_id: str | None, started: f
 
 def _peer_values(storage: Storage, job: TrialJob, epoch: int, rule: EarlyStopping) -> list[float]:
     """The metric at ``epoch`` of the study's other trials that have finished (completed or stopped early)."""
-    finished = {t.id for t in storage.trials(job.study_id) if t.state in ("completed", "early_stopped")}
+    finished = {t.id for t in storage.trials(job.study_id) if t.state.has_objective}
     curves = storage.curves(job.study_id)
     return [
         p.value
@@ -205,7 +203,7 @@ def run_trial_batch(jobs: Sequence[TrialJob], node_id: str | None = None) -> lis
         outcomes.append(
             TrialOutcome(
                 trial_id=job.trial_id,
-                state="completed",
+                state=TrialState.COMPLETED,
                 objective=objective_value(result.points, job.objective),
                 node_id=node_id,
                 seconds=time.perf_counter() - started,

@@ -1,7 +1,7 @@
 """SQL storage of studies, comparisons, trials and learning curves: our tables are the source of truth.
 
 :class:`Storage` is the one API that reads and writes them (SQLite or PostgreSQL, through SQLAlchemy 2);
-it takes specs and returns frozen records. Alembic manages the schema: :meth:`Storage.migrate` upgrades a
+it takes configurations and returns frozen records. Alembic manages the schema: :meth:`Storage.migrate` upgrades a
 database to the newest revision; the migrations ship inside this package.
 """
 
@@ -12,15 +12,12 @@ from tuner.storage._records import (
     TERMINAL_TRIAL_STATES,
     TRIAL_STATES,
     ComparisonRecord,
-    ComparisonSpec,
     CurvePoint,
     StudyRecord,
-    StudySpec,
-    StudyState,
     TrialRecord,
-    TrialState,
 )
 from tuner.storage._storage import Storage
+from tuner.study.states import StudyState, TrialState
 
 __all__ = [
     "DATABASE_URL_VARIABLE",
@@ -30,11 +27,9 @@ __all__ = [
     "TERMINAL_TRIAL_STATES",
     "TRIAL_STATES",
     "ComparisonRecord",
-    "ComparisonSpec",
     "CurvePoint",
     "Storage",
     "StudyRecord",
-    "StudySpec",
     "StudyState",
     "TrialRecord",
     "TrialState",

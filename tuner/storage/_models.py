@@ -6,11 +6,10 @@ Every timestamp is stored and returned as timezone-aware UTC (SQLite keeps no zo
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -35,10 +34,10 @@ from tuner.storage._records import (
     ComparisonRecord,
     CurvePoint,
     StudyRecord,
-    StudyState,
     TrialRecord,
-    TrialState,
 )
+from tuner.study.config import ComparisonConfig, StudyConfig, stored_config
+from tuner.study.states import StudyState, TrialState
 
 __all__ = ["Base", "ComparisonModel", "CurvePointModel", "StudyModel", "TrialModel", "UTCDateTime"]
 
@@ -118,13 +117,8 @@ class ComparisonModel(_Identified):
     _noun = "comparison"
     __table_args__ = (CheckConstraint(_one_of("state", STUDY_STATES), name="state"),)
 
-    task: Mapped[str] = mapped_column(String(64))
-    spaces: Mapped[list[str]] = mapped_column(_JSON)
-    replicates: Mapped[int] = mapped_column(Integer)
-    n_trials: Mapped[int] = mapped_column(Integer)
-    epochs: Mapped[int] = mapped_column(Integer)
-    seed: Mapped[int] = mapped_column(BigInteger)
-    settings: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    # The comparison's ComparisonConfig as JSON: nothing queries inside it.
+    config: Mapped[dict[str, Any]] = mapped_column(_JSON)
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -132,14 +126,8 @@ class ComparisonModel(_Identified):
         """This row as a frozen record."""
         return ComparisonRecord(
             id=self.id,
-            task=self.task,
-            spaces=tuple(self.spaces),
-            replicates=self.replicates,
-            n_trials=self.n_trials,
-            epochs=self.epochs,
-            seed=self.seed,
-            settings=dict(self.settings),
-            state=cast(StudyState, self.state),
+            config=stored_config(ComparisonConfig, dict(self.config)),
+            state=StudyState(self.state),
             created_at=self.created_at,
         )
 
@@ -162,39 +150,22 @@ class StudyModel(_Identified):
     replicate: Mapped[int | None] = mapped_column(Integer)
     task: Mapped[str] = mapped_column(String(64))
     space: Mapped[str] = mapped_column(String(64))
-    objective: Mapped[str] = mapped_column(String(64), default="val_accuracy_last")
-    n_trials: Mapped[int] = mapped_column(Integer)
-    parallelism: Mapped[int] = mapped_column(Integer)
-    epochs: Mapped[int] = mapped_column(Integer)
-    batch_size: Mapped[int] = mapped_column(Integer)
-    max_train: Mapped[int | None] = mapped_column(Integer)
-    seed: Mapped[int] = mapped_column(BigInteger)
-    early_stopping: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    # The study's StudyConfig as JSON; task and space are also columns above, for the queries that filter on them.
+    config: Mapped[dict[str, Any]] = mapped_column(_JSON)
     state: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Deferred: a snapshot can be large, and listing studies must not load it.
-    ax_snapshot: Mapped[dict[str, Any] | None] = mapped_column(_JSON, deferred=True)
 
     def to_record(self) -> StudyRecord:
-        """This row as a frozen record (without the Ax snapshot)."""
+        """This row as a frozen record."""
         return StudyRecord(
             id=self.id,
             comparison_id=self.comparison_id,
             replicate=self.replicate,
-            task=self.task,
-            space=self.space,
-            objective=self.objective,
-            n_trials=self.n_trials,
-            parallelism=self.parallelism,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            max_train=self.max_train,
-            seed=self.seed,
-            early_stopping=None if self.early_stopping is None else dict(self.early_stopping),
-            state=cast(StudyState, self.state),
+            config=stored_config(StudyConfig, dict(self.config)),
+            state=StudyState(self.state),
             error=self.error,
             created_at=self.created_at,
             started_at=self.started_at,
@@ -233,7 +204,7 @@ class TrialModel(_Identified):
             study_id=self.study_id,
             number=self.number,
             parameters=dict(self.parameters),
-            state=cast(TrialState, self.state),
+            state=TrialState(self.state),
             objective=self.objective,
             error=self.error,
             attempts=self.attempts,

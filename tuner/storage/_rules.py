@@ -7,17 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from bnn_errors import ConflictError, InvalidInputError
-from tuner.storage._records import (
-    TERMINAL_STUDY_STATES,
-    TERMINAL_TRIAL_STATES,
-    ComparisonSpec,
-    StudySpec,
-    StudyState,
-)
+from tuner.storage._records import TERMINAL_STUDY_STATES, TERMINAL_TRIAL_STATES
+from tuner.study.states import StudyState
 
 __all__ = [
     "MAX_PAGE",
-    "check_comparison_studies",
     "check_page",
     "check_points",
     "check_state",
@@ -47,10 +41,10 @@ def check_study_move(study_id: int, current: str, target: str) -> None:
 def summary_state(states: set[str]) -> StudyState:
     """A comparison's state from its studies': finished only when all are, failed if any failed."""
     if states <= TERMINAL_STUDY_STATES:
-        if states == {"completed"}:
-            return "completed"
-        return "failed" if "failed" in states else "cancelled"
-    return "queued" if states == {"queued"} else "running"
+        if states == {StudyState.COMPLETED}:
+            return StudyState.COMPLETED
+        return StudyState.FAILED if StudyState.FAILED in states else StudyState.CANCELLED
+    return StudyState.QUEUED if states == {StudyState.QUEUED} else StudyState.RUNNING
 
 
 def check_page(limit: int, offset: int) -> None:
@@ -86,25 +80,3 @@ def check_points(trial_id: int, epoch: int, values: Mapping[str, float]) -> None
             raise InvalidInputError(f"trial {trial_id}, epoch {epoch}: a metric needs a name")
         if not math.isfinite(value):
             raise InvalidInputError(f"trial {trial_id}, epoch {epoch}: {metric} is {value}, not finite")
-
-
-def check_comparison_studies(spec: ComparisonSpec, studies: Sequence[StudySpec]) -> None:
-    """Raise ``InvalidInputError`` unless every study fits the comparison (see ``create_comparison``)."""
-    if not studies:
-        raise InvalidInputError("a comparison needs at least one study")
-    seen: set[tuple[str, int | None]] = set()
-    for study in studies:
-        problem = None
-        if study.task != spec.task:
-            problem = f"task {study.task!r} is not the comparison's {spec.task!r}"
-        elif study.space not in spec.spaces:
-            problem = f"space {study.space!r} is not one of the comparison's {list(spec.spaces)}"
-        elif (study.n_trials, study.epochs) != (spec.n_trials, spec.epochs):
-            problem = f"n_trials and epochs must be the comparison's ({spec.n_trials}, {spec.epochs})"
-        elif study.replicate is None or not 0 <= study.replicate < spec.replicates:
-            problem = f"replicate {study.replicate!r} is outside [0, {spec.replicates})"
-        elif (study.space, study.replicate) in seen:
-            problem = f"replicate {study.replicate} of space {study.space!r} appears twice"
-        if problem is not None:
-            raise InvalidInputError(f"comparison study: {problem}")
-        seen.add((study.space, study.replicate))

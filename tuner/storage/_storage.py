@@ -12,7 +12,7 @@ Every method runs in one transaction (``Storage._session``) and turns driver err
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -38,16 +38,11 @@ from tuner.storage._records import (
     TERMINAL_STUDY_STATES,
     TRIAL_STATES,
     ComparisonRecord,
-    ComparisonSpec,
     CurvePoint,
     StudyRecord,
-    StudySpec,
-    StudyState,
     TrialRecord,
-    TrialState,
 )
 from tuner.storage._rules import (
-    check_comparison_studies,
     check_page,
     check_points,
     check_state,
@@ -55,6 +50,8 @@ from tuner.storage._rules import (
     check_trial_end,
     summary_state,
 )
+from tuner.study.config import ComparisonConfig, StudyConfig
+from tuner.study.states import StudyState, TrialState
 
 __all__ = ["Storage"]
 
@@ -122,10 +119,10 @@ class Storage:
 
     # -- studies ---------------------------------------------------------------------------------------
 
-    def create_study(self, spec: StudySpec) -> StudyRecord:
+    def create_study(self, config: StudyConfig) -> StudyRecord:
         """Store a new study, queued, outside any comparison."""
         with self._session() as session:
-            row = _study_row(spec, comparison_id=None, created_at=_now())
+            row = _study_row(config, comparison_id=None, replicate=None, created_at=_now())
             session.add(row)
             session.flush()
             return row.to_record()
@@ -138,7 +135,7 @@ class Storage:
     def list_studies(
         self,
         *,
-        state: StudyState | None = None,
+        state: StudyState | str | None = None,
         space: str | None = None,
         task: str | None = None,
         comparison_id: int | None = None,
@@ -158,7 +155,7 @@ class Storage:
     def count_studies(
         self,
         *,
-        state: StudyState | None = None,
+        state: StudyState | str | None = None,
         space: str | None = None,
         task: str | None = None,
         comparison_id: int | None = None,
@@ -189,7 +186,7 @@ class Storage:
             _move_study(session, row, "running", error=None)
             return row.to_record()
 
-    def set_study_state(self, study_id: int, state: StudyState, error: str | None = None) -> StudyRecord:
+    def set_study_state(self, study_id: int, state: StudyState | str, error: str | None = None) -> StudyRecord:
         """Move a study to ``state``, recording ``error`` if given; stamps start and finish times.
 
         Legal moves: queued -> running | failed | cancelled; running -> queued | completed | failed |
@@ -202,45 +199,19 @@ class Storage:
             _move_study(session, row, state, error=error)
             return row.to_record()
 
-    def save_ax_snapshot(self, study_id: int, snapshot: Mapping[str, Any]) -> None:
-        """Store the Ax state of a study (JSON), replacing any earlier one; raises ``NotFoundError``."""
-        with self._session() as session:
-            row = StudyModel.find_or_raise(session, study_id, for_update=True)
-            row.ax_snapshot = dict(snapshot)
-
-    def load_ax_snapshot(self, study_id: int) -> dict[str, Any] | None:
-        """The Ax state stored for a study, ``None`` if none was; raises ``NotFoundError``."""
-        with self._session(write=False) as session:
-            row = StudyModel.find_or_raise(session, study_id)
-            return None if row.ax_snapshot is None else dict(row.ax_snapshot)
-
     # -- comparisons -----------------------------------------------------------------------------------
 
-    def create_comparison(
-        self, spec: ComparisonSpec, studies: Sequence[StudySpec]
-    ) -> tuple[ComparisonRecord, list[StudyRecord]]:
-        """Store a comparison and its studies in one transaction: all of them or, on any error, none.
-
-        Each study must be on the comparison's task, use one of its spaces, have the same ``n_trials`` and
-        ``epochs``, and a ``replicate`` in [0, replicates) unique for its space; else ``InvalidInputError``.
-        """
-        check_comparison_studies(spec, studies)
+    def create_comparison(self, config: ComparisonConfig) -> tuple[ComparisonRecord, list[StudyRecord]]:
+        """Store a comparison and its replicate studies (:meth:`ComparisonConfig.studies`) in one transaction."""
         with self._session() as session:
             now = _now()
-            comparison = ComparisonModel(
-                task=spec.task,
-                spaces=list(spec.spaces),
-                replicates=spec.replicates,
-                n_trials=spec.n_trials,
-                epochs=spec.epochs,
-                seed=spec.seed,
-                settings=dict(spec.settings),
-                state="queued",
-                created_at=now,
-            )
+            comparison = ComparisonModel(config=config.model_dump(mode="json"), state="queued", created_at=now)
             session.add(comparison)
             session.flush()
-            rows = [_study_row(study, comparison_id=comparison.id, created_at=now) for study in studies]
+            rows = [
+                _study_row(study, comparison_id=comparison.id, replicate=replicate, created_at=now)
+                for replicate, study in config.studies()
+            ]
             session.add_all(rows)
             session.flush()
             return comparison.to_record(), [row.to_record() for row in rows]
@@ -325,12 +296,7 @@ class Storage:
             session.flush()
             return row.to_record()
 
-    def get_trial(self, trial_id: int) -> TrialRecord:
-        """The trial ``trial_id``; raises ``NotFoundError``."""
-        with self._session(write=False) as session:
-            return TrialModel.find_or_raise(session, trial_id).to_record()
-
-    def trials(self, study_id: int, *, state: TrialState | None = None) -> list[TrialRecord]:
+    def trials(self, study_id: int, *, state: TrialState | str | None = None) -> list[TrialRecord]:
         """The trials of a study by number, only those in ``state`` if given; raises ``NotFoundError``."""
         statement = select(TrialModel).where(TrialModel.study_id == study_id).order_by(TrialModel.number)
         if state is not None:
@@ -341,7 +307,7 @@ class Storage:
             return [row.to_record() for row in session.scalars(statement)]
 
     def finish_trial(
-        self, trial_id: int, state: TrialState, objective: float | None = None, error: str | None = None
+        self, trial_id: int, state: TrialState | str, objective: float | None = None, error: str | None = None
     ) -> TrialRecord:
         """End a running trial in ``state`` (completed, failed, abandoned or early_stopped).
 
@@ -449,7 +415,7 @@ class Storage:
 
 def _study_filter(
     statement: Select[Any],
-    state: StudyState | None,
+    state: StudyState | str | None,
     space: str | None,
     task: str | None,
     comparison_id: int | None,
@@ -466,20 +432,15 @@ def _study_filter(
     return statement
 
 
-def _study_row(spec: StudySpec, *, comparison_id: int | None, created_at: datetime) -> StudyModel:
+def _study_row(
+    config: StudyConfig, *, comparison_id: int | None, replicate: int | None, created_at: datetime
+) -> StudyModel:
     return StudyModel(
         comparison_id=comparison_id,
-        replicate=spec.replicate,
-        task=spec.task,
-        space=spec.space,
-        objective=spec.objective,
-        n_trials=spec.n_trials,
-        parallelism=spec.parallelism,
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        max_train=spec.max_train,
-        seed=spec.seed,
-        early_stopping=None if spec.early_stopping is None else dict(spec.early_stopping),
+        replicate=replicate,
+        task=config.task,
+        space=config.space,
+        config=config.model_dump(mode="json"),
         state="queued",
         created_at=created_at,
     )

@@ -13,57 +13,65 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from bnn_errors import InvalidInputError
+from tuner.study.validation import invalid_input
 
 __all__ = ["EarlyStopping"]
 
-_KEYS = {"rule", "percentile", "min_epochs", "min_trials"}
+# The metric the rule reads: the study's objective is computed from it.
+METRIC = "val_accuracy"
 
 
-@dataclass(frozen=True)
-class EarlyStopping:
+class EarlyStopping(BaseModel):
     """The stopping rule of a study; see the module docstring."""
 
-    percentile: float = 50.0
-    min_epochs: int = 1
-    min_trials: int = 3
-    metric: str = "val_accuracy"
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+    rule: Literal["median", "percentile"] = Field(description="median, or percentile with its percentile")
+    percentile: float | None = Field(
+        default=None, gt=0, lt=100, description="a trial below this percentile of its peers stops (percentile rule)"
+    )
+    min_epochs: int = Field(default=1, ge=1, le=10_000, description="epochs a trial runs before it may stop")
+    min_trials: int = Field(default=3, ge=1, le=10_000, description="finished peers needed before any trial stops")
+
+    @field_validator("percentile")
+    @classmethod
+    def _only_with_its_rule(cls, percentile: float | None, info: ValidationInfo) -> float | None:
+        if info.data.get("rule") == "median" and percentile not in (None, 50.0):
+            raise ValueError("applies to the 'percentile' rule only")
+        return percentile
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> EarlyStopping | None:
+    def from_config(cls, config: Mapping[str, Any] | EarlyStopping | None) -> EarlyStopping | None:
         """The rule a study's ``early_stopping`` setting asks for; None when it is unset.
 
         Raises:
-            InvalidInputError: an unknown rule or key, or a value out of its range (named in the message).
+            InvalidInputError: an unknown rule or key, or a value out of its range (the field is named).
         """
-        if config is None:
-            return None
-        unknown = sorted(set(config) - _KEYS)
-        if unknown:
-            raise InvalidInputError(f"early_stopping: unknown keys {unknown}; allowed: {sorted(_KEYS)}")
-        rule = config.get("rule")
-        if rule not in ("median", "percentile"):
-            raise InvalidInputError(f"early_stopping.rule must be 'median' or 'percentile', got {rule!r}")
-        percentile = config.get("percentile", 50.0)
-        if rule == "median" and percentile != 50.0:
-            raise InvalidInputError("early_stopping.percentile applies to the 'percentile' rule only")
-        if isinstance(percentile, bool) or not isinstance(percentile, int | float) or not 0 < percentile < 100:
-            raise InvalidInputError(f"early_stopping.percentile must be in (0, 100), got {percentile!r}")
-        min_epochs = config.get("min_epochs", 1)
-        min_trials = config.get("min_trials", 3)
-        for name, value in (("min_epochs", min_epochs), ("min_trials", min_trials)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
-                raise InvalidInputError(f"early_stopping.{name} must be an integer in [1, 10000], got {value!r}")
-        return cls(percentile=float(percentile), min_epochs=min_epochs, min_trials=min_trials)
+        if config is None or isinstance(config, EarlyStopping):
+            return config
+        try:
+            return cls.model_validate(dict(config))
+        except ValidationError as exc:
+            raise invalid_input(exc, "early_stopping.") from exc
+
+    @property
+    def cutoff_percentile(self) -> float:
+        """The percentile below which a trial stops (50 for the median rule)."""
+        return 50.0 if self.percentile is None else self.percentile
+
+    @property
+    def metric(self) -> str:
+        """The metric of the learning curve the rule compares."""
+        return METRIC
 
     def should_stop(self, epoch: int, value: float, peers: Sequence[float]) -> bool:
         """Whether a trial whose metric is ``value`` at ``epoch`` stops, given the finished peers' values there."""
         finite = [p for p in peers if math.isfinite(p)]
         if epoch < self.min_epochs or len(finite) < self.min_trials:
             return False
-        return value < float(np.percentile(finite, self.percentile))
+        return value < float(np.percentile(finite, self.cutoff_percentile))
