@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -20,6 +20,9 @@ from bnn_errors import BnnTuneError, InvalidInputError
 from bnn_tune.bench import add_bench_parsers, set_threads
 from bnn_tune.commands import add_tuning_parsers
 from bnn_tune.serve import add_service_parsers
+
+if TYPE_CHECKING:
+    from trainers.trial import TrialSpec
 
 __all__ = ["main"]
 
@@ -66,6 +69,19 @@ def _add_train_parser(commands: Any) -> None:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--width", type=int, default=None, help="hidden width of the audio net (default 64)")
     run.add_argument("--max-train", type=int, default=None, help="use at most this many training examples")
+    run.add_argument(
+        "--folds",
+        type=int,
+        default=1,
+        help="k-fold cross-validation over the non-test recordings, by take (audio; default 1: the fixed split)",
+    )
+    run.add_argument("--repeats", type=int, default=1, help="training seeds per fold (default 1)")
+    run.add_argument(
+        "--objective",
+        default="val_accuracy_last",
+        choices=("val_accuracy_last", "val_accuracy_best"),
+        help="the value averaged over the members (default val_accuracy_last)",
+    )
     run.add_argument("--data-dir", default=None, help="data root (else $BNN_TUNE_DATA, ./data, ../shared/data)")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     run.add_argument(
@@ -104,6 +120,7 @@ def _hyperparameters(args: argparse.Namespace) -> dict[str, float]:
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> dict[str, object]:
     from trainers.layers import BinaryOptions
+    from trainers.members import objective_value
     from trainers.trial import EpochPoint, TrialSpec, train_trial
 
     set_threads(args.threads)
@@ -132,8 +149,12 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> dict[str, object]:
             soft_wrap=True,
         )
 
+    if args.folds * args.repeats > 1:
+        return _train_members(spec, args, console)
     result = train_trial(spec, on_epoch=show)
     summary = result.summary()
+    summary["objective"] = objective_value(result.points, args.objective)
+    summary["objective_sem"] = None
     table = Table(title=f"{spec.task} / {spec.optimizer} on {result.device}", show_header=False)
     for key in ("val_accuracy", "best_val_accuracy", "test_accuracy", "flip_ratio"):
         value = summary[key]
@@ -142,6 +163,47 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> dict[str, object]:
     table.add_row("total seconds", f"{result.seconds:.2f}")
     console.print(table)
     return summary
+
+
+def _train_members(spec: TrialSpec, args: argparse.Namespace, console: Console) -> dict[str, object]:
+    """Train the ``folds x repeats`` members of ``spec`` (as batches where they can share one) and summarize them."""
+    import time
+
+    import torch
+
+    from trainers.members import member_specs, objective_value, objective_with_sem, train_members
+
+    specs = member_specs(spec, args.folds, args.repeats)
+    console.print(f"training {len(specs)} members: {args.folds} folds x {args.repeats} repeats", soft_wrap=True)
+    started = time.perf_counter()
+    outcomes = train_members(specs, cuda_available=torch.cuda.is_available())
+    seconds = time.perf_counter() - started
+    table = Table(title=f"{spec.task} / {spec.optimizer}: {len(specs)} members in {seconds:.1f} s")
+    for column in ("member", "fold", "seed", args.objective, "test_accuracy", "flip_ratio"):
+        table.add_column(column)
+    members: list[dict[str, object]] = []
+    for k, (member, outcome) in enumerate(zip(specs, outcomes, strict=True)):
+        if isinstance(outcome, BnnTuneError):
+            raise outcome
+        value = objective_value(outcome.points, args.objective)
+        final = outcome.final
+        table.add_row(
+            str(k), str(member.fold), str(member.seed), f"{value:.4f}", f"{final.test_accuracy:.4f}",
+            f"{final.flip_ratio:.2e}",
+        )  # fmt: skip
+        members.append({"member": k, "fold": member.fold, "seed": member.seed, "objective": value, **outcome.summary()})
+    objective, sem = objective_with_sem([float(m["objective"]) for m in members])  # type: ignore[arg-type]
+    console.print(table)
+    console.print(f"{args.objective}: {objective:.4f} +- {sem or 0.0:.4f} (mean +- standard error over the members)")
+    return {
+        "objective": objective,
+        "objective_sem": sem,
+        "objective_name": args.objective,
+        "folds": args.folds,
+        "repeats": args.repeats,
+        "seconds": seconds,
+        "members": members,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,13 +61,18 @@ def _comma_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _comma_numbers(text: str) -> list[int | float | str]:
+    return [_number(part) for part in _comma_list(text)]
+
+
 def _parse_value(annotation: Any) -> Any:
     """The argparse ``type`` for a configuration field of this annotation."""
     from tuner.study.early_stopping import EarlyStopping
 
     args = [a for a in get_args(annotation) if a is not type(None)]
     if get_origin(annotation) is list:
-        return _comma_list
+        (item,) = get_args(annotation)
+        return _comma_numbers if float in (item, *get_args(item)) else _comma_list
     if annotation is EarlyStopping or EarlyStopping in args:
         return _early_stopping
     kinds = {type(a) for a in get_args(annotation)} if get_origin(annotation) is Literal else set(args)

@@ -59,6 +59,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=10, help="epochs per trial (full run: 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=None, help="cap on training recordings (quick checks only)")
+    p.add_argument("--spaces", default=",".join(SPACES), help="the BO arms (default latent,filter)")
+    p.add_argument("--random-spaces", default="", help="spaces that also get a random-search arm (default none)")
+    p.add_argument("--folds", type=int, default=1, help="k-fold members per trial (bnn-tune compare --folds)")
+    p.add_argument("--repeats", type=int, default=1, help="seeds per fold (bnn-tune compare --repeats)")
+    p.add_argument("--targets", default="", help="objective values fixed before the run, comma-separated")
     p.add_argument("--executor", choices=("ray", "inline"), default="ray", help="where trials run (default ray)")
     p.add_argument(
         "--batch-trials",
@@ -96,9 +101,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def compare_command(args: argparse.Namespace) -> list[str]:
     """The ``bnn-tune compare`` command line the experiment runs."""
-    command = ["bnn-tune", "compare", "--task", "audio", "--spaces", ",".join(SPACES)]
-    for name in ("replicates", "trials", "epochs", "seed"):
+    command = ["bnn-tune", "compare", "--task", "audio", "--spaces", args.spaces]
+    for name in ("replicates", "trials", "epochs", "seed", "folds", "repeats"):
         command += [f"--{name}", str(getattr(args, name))]
+    for name in ("random_spaces", "targets"):
+        if getattr(args, name):
+            command += ["--" + name.replace("_", "-"), getattr(args, name)]
     command += ["--executor", args.executor, "--json"]
     if args.max_train is not None:
         command += ["--max-train", str(args.max_train)]

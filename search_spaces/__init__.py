@@ -6,7 +6,7 @@ Register another with :func:`register_space`; the tuner looks spaces up by name 
 :func:`sample_point` draws a uniformly random point of a space.
 """
 
-from search_spaces._builtin import BOP_SPACE, FILTER_SPACE, LATENT_SPACE
+from search_spaces._builtin import BOP_SPACE, FILTER_SPACE, LATENT_MATCHED_SPACE, LATENT_SPACE
 from search_spaces._mapping import latent_to_filter
 from search_spaces._parameters import ChoiceParameter, Parameter, RangeParameter
 from search_spaces._registry import (
@@ -22,6 +22,7 @@ from search_spaces._space import SearchSpace, TrialArguments
 __all__ = [
     "BOP_SPACE",
     "FILTER_SPACE",
+    "LATENT_MATCHED_SPACE",
     "LATENT_SPACE",
     "ChoiceParameter",
     "Parameter",

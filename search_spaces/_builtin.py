@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from search_spaces._parameters import ChoiceParameter, RangeParameter
 from search_spaces._space import SearchSpace, TrialArguments
 
-__all__ = ["BOP_SPACE", "FILTER_SPACE", "LATENT_SPACE"]
+__all__ = ["BOP_SPACE", "FILTER_SPACE", "LATENT_MATCHED_SPACE", "LATENT_SPACE"]
 
 _OFF_ON = ("off", "on")
 
@@ -70,16 +70,15 @@ def _bop_to_trial(point: Mapping[str, object]) -> TrialArguments:
     }
 
 
-LATENT_SPACE = SearchSpace(
-    name="latent",
-    optimizer="latent",
-    parameters=(
-        RangeParameter("lr", 1e-4, 10.0, log_scale=True, description="learning rate of latent-weight SGD"),
-        RangeParameter("weight_decay", 1e-7, 1e-1, log_scale=True, description="latent weight decay"),
+def _latent_parameters(
+    lr: tuple[float, float], weight_decay: tuple[float, float], one_minus_momentum: tuple[float, float]
+) -> tuple[RangeParameter | ChoiceParameter, ...]:
+    return (
+        RangeParameter("lr", *lr, log_scale=True, description="learning rate of latent-weight SGD"),
+        RangeParameter("weight_decay", *weight_decay, log_scale=True, description="latent weight decay"),
         RangeParameter(
             "one_minus_momentum",
-            1e-3,
-            1.0,
+            *one_minus_momentum,
             log_scale=True,
             description="1 - momentum of SGD; 1 means no momentum, the lower bound keeps momentum below 1",
         ),
@@ -96,9 +95,30 @@ LATENT_SPACE = SearchSpace(
             _OFF_ON,
             description="on: the straight-through estimator's gradient clipping, zero gradient where |w| > 1",
         ),
-    ),
+    )
+
+
+# The filter box (alpha, gamma); the matched latent box implies exactly these through alpha = lr * wd, gamma = 1 - mu.
+_ALPHA = (1e-6, 1e-1)
+_GAMMA = (1e-4, 1.0)
+
+LATENT_SPACE = SearchSpace(
+    name="latent",
+    optimizer="latent",
+    parameters=_latent_parameters(lr=(1e-4, 10.0), weight_decay=(1e-7, 1e-1), one_minus_momentum=(1e-3, 1.0)),
     fixed=_LATENT_FIXED,
     description="Latent-weight SGD with momentum and weight decay: 6 tuned hyperparameters, cosine LR decay.",
+    to_trial=_latent_to_trial,
+)
+
+LATENT_MATCHED_SPACE = SearchSpace(
+    name="latent_matched",
+    optimizer="latent",
+    # lr x weight_decay spans [1e-3 * 1e-3, 1 * 1e-1] = the filter's alpha box; 1 - momentum spans its gamma box.
+    parameters=_latent_parameters(lr=(1e-3, 1.0), weight_decay=(1e-3, 1e-1), one_minus_momentum=_GAMMA),
+    fixed=_LATENT_FIXED,
+    description="Latent-weight SGD in the box whose implied (alpha, gamma) is the filter box: 6 tuned, so that a "
+    "comparison separates the parametrization from where each box sits.",
     to_trial=_latent_to_trial,
 )
 
@@ -106,10 +126,8 @@ FILTER_SPACE = SearchSpace(
     name="filter",
     optimizer="filter",
     parameters=(
-        RangeParameter("alpha", 1e-6, 1e-1, log_scale=True, description="rate of the second moving average (lr * wd)"),
-        RangeParameter(
-            "gamma", 1e-4, 1.0, log_scale=True, description="rate of the first moving average (1 - momentum)"
-        ),
+        RangeParameter("alpha", *_ALPHA, log_scale=True, description="rate of the second moving average (lr * wd)"),
+        RangeParameter("gamma", *_GAMMA, log_scale=True, description="rate of the first moving average (1 - momentum)"),
     ),
     fixed=_FILTER_FIXED,
     description="The filter optimizer: two moving averages of the gradient, 2 tuned, cosine alpha decay.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from search_spaces._builtin import BOP_SPACE, FILTER_SPACE, LATENT_SPACE
+from search_spaces._builtin import BOP_SPACE, FILTER_SPACE, LATENT_MATCHED_SPACE, LATENT_SPACE
 from search_spaces._space import SearchSpace
 
 __all__ = ["UnknownSpaceError", "get_space", "list_spaces", "register_space", "unregister_space"]
@@ -15,7 +15,9 @@ class UnknownSpaceError(LookupError):
 
 
 _lock = threading.Lock()
-_spaces: dict[str, SearchSpace] = {space.name: space for space in (LATENT_SPACE, FILTER_SPACE, BOP_SPACE)}
+_spaces: dict[str, SearchSpace] = {
+    space.name: space for space in (LATENT_SPACE, FILTER_SPACE, BOP_SPACE, LATENT_MATCHED_SPACE)
+}
 
 
 def register_space(space: SearchSpace, *, replace: bool = False) -> None:

@@ -55,6 +55,8 @@ class TrialSpec:
     data_dir: str | None = None
     device: str | None = None
     real_lr: float = 1e-3
+    folds: int = 1
+    fold: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -69,6 +71,8 @@ class TrialSpec:
             raise InvalidInputError(f"width must be >= 1, got {self.width}")
         if self.max_train is not None and self.max_train < 1:
             raise InvalidInputError(f"max_train must be >= 1, got {self.max_train}")
+        if self.folds < 1 or not 0 <= self.fold < self.folds:
+            raise InvalidInputError(f"fold must be in [0, folds) with folds >= 1, got fold {self.fold} of {self.folds}")
 
 
 @dataclass(frozen=True)
@@ -147,12 +151,17 @@ def build_trial_model(spec: TrialSpec, data: TaskData) -> nn.Module:
     )
 
 
-@lru_cache(maxsize=4)
-def cached_task_data(task: str, data_dir: str | None, max_train: int | None) -> TaskData:
-    """The task's data, loaded once per process for the same arguments (the last four kept).
+def cached_task_data(spec: TrialSpec) -> TaskData:
+    """The data of the trial's task and fold, loaded once per process for the same arguments.
 
     A worker process runs many trials of the same task: decode and featurize the data once."""
-    return load_task_data(task, data_dir, max_train=max_train)
+    return _cached_task_data(spec.task, spec.data_dir, spec.max_train, spec.folds, spec.fold)
+
+
+# Room for every fold of a 10-fold study.
+@lru_cache(maxsize=12)
+def _cached_task_data(task: str, data_dir: str | None, max_train: int | None, folds: int, fold: int) -> TaskData:
+    return load_task_data(task, data_dir, max_train=max_train, folds=folds, fold=fold)
 
 
 @torch.no_grad()
@@ -218,7 +227,7 @@ def train_trial(
         TrainingDivergedError: the training loss became NaN or infinite.
     """
     device = resolve_device(spec.device)
-    data = data if data is not None else cached_task_data(spec.task, spec.data_dir, spec.max_train)
+    data = data if data is not None else cached_task_data(spec)
     model = build_trial_model(spec, data).to(device)
     optimizers = build_optimizers(model, spec.optimizer, spec.hyperparameters, real_lr=spec.real_lr)
     bnn_optimizer, real_optimizer = optimizers

@@ -93,6 +93,7 @@ def trial_curves(storage: Storage, study: Mapping[str, Any]) -> list[dict[str, A
         {
             "study_id": study["id"],
             "space": study["space"],
+            "arm": study["arm"],
             "replicate": study["replicate"],
             "number": trial["number"],
             "state": trial["state"],

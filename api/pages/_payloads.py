@@ -46,12 +46,13 @@ def comparison_payload(storage: Storage, comparison_id: int) -> dict[str, Any]:
     studies = [_study_json(storage, row["id"]) for row in view["studies"]]
     return {
         "comparison": view,
-        "colors": space_colors(view["spaces"]),
+        "colors": space_colors(view["arms"]),
         "objective_label": objective_label(str(view["objective"])),
         "best": [
             {
                 "study_id": study["id"],
                 "space": study["space"],
+                "arm": study["arm"],
                 "replicate": study["replicate"],
                 "state": study["state"],
                 "best_objective": study["best_objective"],
@@ -73,7 +74,7 @@ def study_payload(storage: Storage, study_id: int) -> dict[str, Any]:
     view = _study_json(storage, study_id)
     return {
         "study": view,
-        "colors": space_colors([view["space"]]),
+        "colors": space_colors([view["arm"]]),
         "objective_label": objective_label(view["objective"]),
         "curves": trial_curves(storage, view),
         "live": view["state"] not in TERMINAL_STUDY_STATES,

@@ -122,9 +122,9 @@
     const colors = data.colors;
     const traces = [];
     const analysis = view.analysis;
-    view.spaces.forEach(function (space) {
+    view.arms.forEach(function (space) {
       const color = colors[space] || GREY;
-      const studies = view.studies.filter(function (s) { return s.space === space; });
+      const studies = view.studies.filter(function (s) { return s.arm === space; });
       const faint = joined(
         studies,
         function (s) { return range1(s.best_so_far.length); },
@@ -210,9 +210,9 @@
 
   function spaceCurves(data, metric, log) {
     const traces = [];
-    data.comparison.spaces.forEach(function (space) {
+    data.comparison.arms.forEach(function (space) {
       const color = data.colors[space] || GREY;
-      const rows = data.curves.filter(function (row) { return row.space === space && row.epoch.length > 0; });
+      const rows = data.curves.filter(function (row) { return row.arm === space && row.epoch.length > 0; });
       const values = function (row) { return log ? positive(row[metric]) : row[metric]; };
       const all = joined(rows, function (row) { return row.epoch; }, values, function (row) {
         return "study #" + row.study_id + " (replicate " + row.replicate + "), trial #" + row.number;
@@ -268,7 +268,7 @@
 
   function drawStudy(data) {
     const study = data.study;
-    const color = data.colors[study.space] || GREY;
+    const color = data.colors[study.arm] || GREY;
     const counted = study.trials.filter(function (t) { return t.state !== "running" && t.state !== "abandoned"; });
     const objectives = {
       type: "scatter", mode: "markers", name: "objective of each trial",

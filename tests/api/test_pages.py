@@ -218,6 +218,7 @@ def test_curves_follow_a_running_trial_until_it_ends(tmp_path: Path) -> None:
         assert curves()[1] | {"flip_ratio": None} == {
             "study_id": study.id,
             "space": "filter",
+            "arm": "filter",
             "replicate": None,
             "number": 1,
             "state": "completed",
@@ -389,3 +390,26 @@ def test_static_files_and_plotly_are_served(client: TestClient) -> None:
 @pytest.mark.parametrize("name", ["figures.py", "..%2Ffigures.py", "pages.html", "plotly.js"])
 def test_no_other_file_is_served(client: TestClient, name: str) -> None:
     assert client.get(f"/ui/static/{name}").status_code == 404
+
+
+def test_paired_rows_at_fixed_targets_are_on_the_page(tmp_path: Path) -> None:
+    from tests.api.conftest import run_study
+    from tuner.settings import Settings
+    from tuner.study.config import ComparisonConfig
+    from tuner.study.submit import submit_comparison
+
+    with Storage(f"sqlite:///{tmp_path / 'paired.db'}") as storage:
+        storage.migrate()
+        config = ComparisonConfig(replicates=3, n_trials=4, epochs=2, targets=[0.5, 0.7])
+        comparison, studies = submit_comparison(storage, Settings(), config)
+        for study in studies:
+            assert study.replicate is not None
+            step = 0.2 if study.config.space == "filter" else 0.1
+            run_study(storage, study, [0.3 + step * t + 0.01 * study.replicate for t in range(4)])
+        html = TestClient(build_app(storage)).get(f"/ui/comparisons/{comparison.id}").text
+        rows = re.findall(r'<tr data-arms="latent-filter">', html)
+        assert len(rows) == 2  # one per target
+        data = _page_data(html)["comparison"]["analysis"]["paired"]
+        assert [(r["target"], r["n_pairs"]) for r in data] == [(0.5, 3), (0.7, 3)]
+        # Filter reaches 0.7 at its 3rd trial (0.3 + 2 * 0.2), latent at its 5th = never (4 trials + 1): +2 trials.
+        assert data[1]["mean"] == pytest.approx(2.0) and data[1]["p_holm"] >= data[1]["p"]

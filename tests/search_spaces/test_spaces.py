@@ -147,9 +147,9 @@ def test_parameter_and_space_construction_errors() -> None:
 
 
 def test_registry_round_trip() -> None:
-    assert [space.name for space in list_spaces()] == ["bop", "filter", "latent"]
+    assert [space.name for space in list_spaces()] == ["bop", "filter", "latent", "latent_matched"]
     assert get_space("filter") is FILTER_SPACE
-    with pytest.raises(UnknownSpaceError, match=r"\['bop', 'filter', 'latent'\]"):
+    with pytest.raises(UnknownSpaceError, match=r"\['bop', 'filter', 'latent', 'latent_matched'\]"):
         get_space("adam")
     assert issubclass(UnknownSpaceError, LookupError)
 
@@ -203,3 +203,23 @@ def test_any_latent_point_in_bounds_validates(
     momentum = trial["hyperparameters"]["momentum"]  # type: ignore[index]
     assert 0.0 <= momentum < 1.0
     assert trial["binary"]["ste_clip"] == (clipping == "on")  # type: ignore[index]
+
+
+def test_the_matched_latent_box_implies_the_filter_box() -> None:
+    from search_spaces import LATENT_MATCHED_SPACE, RangeParameter
+
+    latent = {p.name: p for p in LATENT_MATCHED_SPACE.parameters if isinstance(p, RangeParameter)}
+    box = {p.name: p for p in FILTER_SPACE.parameters if isinstance(p, RangeParameter)}
+    corners = [
+        latent_to_filter(lr, wd, 1.0 - omm)
+        for lr in (latent["lr"].lower, latent["lr"].upper)
+        for wd in (latent["weight_decay"].lower, latent["weight_decay"].upper)
+        for omm in (latent["one_minus_momentum"].lower, min(latent["one_minus_momentum"].upper, 1.0 - 1e-12))
+    ]
+    alphas = [alpha for alpha, _ in corners]
+    gammas = [gamma for _, gamma in corners]
+    assert min(alphas) == pytest.approx(box["alpha"].lower) and max(alphas) == pytest.approx(box["alpha"].upper)
+    assert min(gammas) == pytest.approx(box["gamma"].lower) and max(gammas) == pytest.approx(box["gamma"].upper)
+    # The plain latent box reaches far outside it: the comparison the matched space exists to untangle.
+    plain = {p.name: p for p in LATENT_SPACE.parameters if isinstance(p, RangeParameter)}
+    assert plain["lr"].lower * plain["weight_decay"].lower < box["alpha"].lower / 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -166,3 +167,14 @@ def test_silent_ray_address_fails_fast_and_writes_nothing(
     error = last_json(capsys.readouterr().out)["error"]
     assert "RAY_ADDRESS" in error and "127.0.0.1:1" in error
     assert Storage(database).count_studies() == 0
+
+
+def test_train_members_prints_the_objective_and_its_standard_error(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["train", "--folds", "2", "--repeats", "2", "--epochs", "1", "--alpha", "1e-3", "--gamma", "0.1"]
+    assert main([*args, "--max-train", "300", "--threads", "1", "--json"]) == 0
+    result = last_json(capsys.readouterr().out)
+    members = result["members"]
+    assert [(m["fold"], m["member"]) for m in members] == [(0, 0), (0, 1), (1, 2), (1, 3)]
+    values = [m["objective"] for m in members]
+    assert result["objective"] == pytest.approx(sum(values) / 4)
+    assert result["objective_sem"] == pytest.approx(statistics.stdev(values) / 2)

@@ -106,3 +106,52 @@ def test_the_cli_flags_are_the_config(capsys: pytest.CaptureFixture[str]) -> Non
     help_text = capsys.readouterr().out
     for name in ComparisonConfig.model_fields:
         assert ("--trials" if name == "n_trials" else "--" + name.replace("_", "-")) in help_text
+
+
+def test_a_trial_of_several_members_stores_each_curve_and_their_mean(db: tuple[Storage, str]) -> None:
+    from tuner.analysis.reports import study_view
+
+    storage, url = db
+    study = submit_study(storage, Settings(), StudyConfig(n_trials=2, epochs=2, max_train=300, folds=2, repeats=2))
+    Scheduler(storage, InlineExecutor(), database_url=url, poll_seconds=0.01).run(until_idle=True)
+    curves = storage.curves(study.id)
+    for trial in storage.trials(study.id):
+        points = curves[trial.id]
+        assert {p.member for p in points} == {0, 1, 2, 3}
+        last = [p.value for p in points if p.metric == "val_accuracy" and p.epoch == 2]
+        assert trial.objective == pytest.approx(sum(last) / 4)
+        assert trial.objective_sem is not None and trial.objective_sem >= 0
+    report = study_view(storage, study.id)
+    assert report.trials[0].points is not None
+    assert report.trials[0].points[-1]["val_accuracy"] == pytest.approx(report.trials[0].objective)
+
+
+def test_a_random_search_arm_runs_beside_the_bo_arms(db: tuple[Storage, str]) -> None:
+    from tuner.analysis.reports import comparison_view
+
+    storage, url = db
+    config = ComparisonConfig(
+        spaces=["filter"], random_spaces=["filter"], replicates=1, n_trials=6, epochs=1, max_train=200
+    )
+    comparison, studies = submit_comparison(storage, Settings(), config)
+    assert sorted(s.config.arm for s in studies) == ["filter", "filter-random"]
+    assert len({s.config.seed for s in studies}) == 1  # replicate 0 of every arm shares its seed
+    Scheduler(storage, InlineExecutor(), database_url=url, poll_seconds=0.01).run(until_idle=True)
+    report = comparison_view(storage, comparison.id)
+    assert report.arms == ["filter", "filter-random"]
+    assert report.analysis is not None and [s.name for s in report.analysis.spaces] == report.arms
+    # The random arm's six points are Sobol's first six; BO's sixth is its own (Sobol for 5, then BoTorch).
+    bo, random = sorted(studies, key=lambda s: s.config.strategy)
+    bo_points = [t.parameters for t in storage.trials(bo.id)]
+    random_points = [t.parameters for t in storage.trials(random.id)]
+    assert bo_points[:5] == random_points[:5] and bo_points[5] != random_points[5]
+
+
+def test_folds_need_a_task_that_has_them_and_early_stopping_one_member() -> None:
+    for values, field in (
+        ({"task": "cifar10", "folds": 2}, "folds"),
+        ({"folds": 2, "early_stopping": {"rule": "median"}}, "repeats"),
+    ):
+        with pytest.raises(InvalidInputError) as caught:
+            validate_config(StudyConfig, values)
+        assert caught.value.field == field

@@ -17,6 +17,7 @@ from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
 from tuner.study.config import ComparisonConfig, StudyConfig
+from tuner.study.early_stopping import EarlyStopping
 from tuner.study.submit import submit_comparison, submit_study
 
 QUICK = StudyConfig(task="audio", space="filter", n_trials=3, epochs=1, seed=0, max_train=200)
@@ -156,7 +157,9 @@ def test_ray_worker_death_is_retried(db: tuple[Storage, str], ray_cluster: None)
 def test_percentile_early_stopping_stops_weak_trials(db: tuple[Storage, str]) -> None:
     storage, url = db
     rule = {"rule": "percentile", "percentile": 99, "min_trials": 2, "min_epochs": 1}
-    request = QUICK.model_copy(update={"n_trials": 6, "epochs": 3, "early_stopping": rule})
+    request = QUICK.model_copy(
+        update={"n_trials": 6, "epochs": 3, "early_stopping": EarlyStopping.model_validate(rule)}
+    )
     study = submit_study(storage, Settings(), request)
     inline_scheduler(storage, url).run(until_idle=True)
     trials = storage.trials(study.id)

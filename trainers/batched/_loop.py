@@ -54,12 +54,14 @@ BATCH_FIELDS: tuple[str, ...] = (
     "decay",
     "real_lr",
     "max_train",
+    "folds",
+    "fold",
     "data_dir",
     "device",
 )
-"""The ``TrialSpec`` fields all members of a batch share; they may differ in optimizer, hyperparameters, binary
-options and seed (a batch of several optimizers updates each run of consecutive members with its own). Every
-member's optimizer must have a batched counterpart (``OptimizerEntry.batched``)."""
+"""The ``TrialSpec`` fields all members of a batch share (the same data split among them); they may differ in
+optimizer, hyperparameters, binary options and seed (a batch of several optimizers updates each run of consecutive
+members with its own). Every member's optimizer must have a batched counterpart (``OptimizerEntry.batched``)."""
 
 BATCHED_MODELS: dict[str, type[BatchedModel]] = {"audio": BatchedAudioFC, "cifar10": BatchedBiRealNet20}
 """The batched model of each task that has one."""
@@ -304,7 +306,7 @@ class TrialBatch:
         self.specs = list(specs)
         first = self.specs[0]
         self.device = resolve_device(first.device)
-        self.data = data if data is not None else cached_task_data(first.task, first.data_dir, first.max_train)
+        self.data = data if data is not None else cached_task_data(first)
         self.model, self.optimizer = _build(self.specs, self.data, self.device, dtype)
         fused = True if self.device.type in _FUSED_ADAM_DEVICES else None
         # Adam is elementwise: on the stacked tensors it is each member's Adam, as all share lr and schedule.

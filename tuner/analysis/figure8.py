@@ -279,7 +279,7 @@ def study_result(
         best_test = None if epoch is None else epoch.get("test_accuracy")
     sobol = sobol_trials(trials, study.config.n_trials, n_initial)
     return StudyResult(
-        space=study.config.space,
+        space=study.config.arm,
         replicate=study.replicate if study.replicate is not None else -1,
         best_val=None if best is None else best.objective,
         best_test=best_test,
@@ -339,17 +339,17 @@ def summarize(
     """
     view = comparison_view(storage, comparison_id)
     results: list[StudyResult] = []
-    curves_by_space: dict[str, list[list[float | None]]] = {space: [] for space in view.spaces}
+    curves_by_space: dict[str, list[list[float | None]]] = {arm: [] for arm in view.arms}
     finished: list[datetime] = []
     for study in storage.comparison_studies(comparison_id):
         trials = storage.trials(study.id)
         results.append(study_result(study, trials, storage.curves(study.id), n_initial))
         sequence = objective_sequence(trials)
         if sequence:
-            curves_by_space[study.config.space].append(sequence)
+            curves_by_space[study.config.arm].append(sequence)
         finished += [t.finished_at for t in trials if t.finished_at is not None]
     spaces = []
-    for space in view.spaces:
+    for space in view.arms:
         mine = tuple(sorted((r for r in results if r.space == space), key=lambda r: r.replicate))
         spaces.append(
             SpaceResult(

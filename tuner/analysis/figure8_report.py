@@ -80,7 +80,7 @@ def report_markdown(summary: Figure8Summary, header: Mapping[str, str]) -> str:
     """The markdown report of the experiment: header, verdict, tables and controls."""
     view = summary.view
     analysis = view.analysis
-    spaces = list(view.spaces)
+    spaces = list(view.arms)
     n_trials = view.n_trials
     reduced = (view.replicates, n_trials, view.epochs) != tuple(FULL_RUN.values())
     lines = [

@@ -60,7 +60,7 @@ def trial_rows(storage: Storage, comparison_id: int, *, n_initial: int) -> list[
             rows.append(
                 TrialRow(
                     study_id=study.id,
-                    space=study.config.space,
+                    space=study.config.arm,
                     replicate=study.replicate,
                     trial=trial.number,
                     state=trial.state,

@@ -71,7 +71,7 @@ def figure8(view: Mapping[str, Any]) -> Figure:
     figure = Figure(figsize=(8.0, 5.2), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
-    spaces = [str(space) for space in view["spaces"]]
+    spaces = [str(arm) for arm in view["arms"]]
     colors = space_colors(spaces)
     analysis: Mapping[str, Any] | None = view.get("analysis")
     n_trials = int(view["n_trials"])
@@ -123,7 +123,7 @@ def _draw_replicates(ax: Axes, studies: Sequence[Mapping[str, Any]], colors: Map
         ax.plot(
             trials,
             curve,
-            color=colors.get(study["space"], "0.5"),
+            color=colors.get(study["arm"], "0.5"),
             alpha=0.22,
             linewidth=0.8,
             marker="o",

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bnn_errors import InvalidInputError
+from tuner.analysis.paired import fixed_target_table
 from tuner.analysis.statistics import best_so_far, compare_spaces
 from tuner.storage import ComparisonRecord, CurvePoint, Storage, StudyRecord, TrialRecord
 from tuner.study.config import ComparisonFields, StudyFields
@@ -25,6 +26,7 @@ __all__ = [
     "ComparisonReport",
     "ComparisonStudyReport",
     "ComparisonSummaryReport",
+    "PairedRowReport",
     "EstimateReport",
     "SpaceAnalysisReport",
     "SpaceDifferenceReport",
@@ -59,6 +61,7 @@ class TrialReport(BaseModel):
     state: TrialState
     parameters: dict[str, Any]
     objective: float | None
+    objective_sem: float | None
     error: str | None
     attempts: int
     worker_host: str | None
@@ -76,6 +79,7 @@ class StudyReport(StudyFields):
     id: int
     comparison_id: int | None
     replicate: int | None
+    arm: str = Field(description="its space, or <space>-random for a random-search study")
     state: StudyState
     error: str | None
     created_at: datetime
@@ -135,6 +139,24 @@ class SpaceDifferenceReport(BaseModel):
     fraction_positive: float | None
 
 
+class PairedRowReport(BaseModel):
+    """Arm ``arm_a`` minus arm ``arm_b`` in trials to reach one fixed target, over replicates paired by seed."""
+
+    model_config = _ANALYSIS
+
+    arm_a: str
+    arm_b: str
+    target: float
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p: float | None
+    p_holm: float | None
+    n_pairs: int
+    n_reached_a: int
+    n_reached_b: int
+
+
 class AnalysisReport(BaseModel):
     """The analysis of a comparison (see :func:`tuner.analysis.compare_spaces`)."""
 
@@ -147,6 +169,9 @@ class AnalysisReport(BaseModel):
     n_boot: int
     spaces: list[SpaceAnalysisReport]
     difference: SpaceDifferenceReport | None
+    paired: list[PairedRowReport] = Field(
+        default=[], description="the first arm against each other, at the comparison's fixed targets"
+    )
 
 
 class ComparisonStudyReport(BaseModel):
@@ -156,6 +181,7 @@ class ComparisonStudyReport(BaseModel):
 
     id: int
     space: str
+    arm: str
     replicate: int | None
     state: StudyState
     trials_done: int
@@ -169,6 +195,7 @@ class ComparisonSummaryReport(ComparisonFields):
     model_config = _REPORT
 
     id: int
+    arms: list[str] = Field(description="the arms compared: the spaces, then the random-search arms")
     state: StudyState
     created_at: datetime
 
@@ -187,11 +214,17 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def points_by_epoch(points: Iterable[CurvePoint]) -> list[dict[str, float]]:
-    """Long-format curve points folded into one dict per epoch: ``{"epoch": 1, "val_accuracy": ...}``."""
-    epochs: dict[int, dict[str, float]] = {}
+    """Long-format curve points folded into one dict per epoch: ``{"epoch": 1, "val_accuracy": ...}``.
+
+    A trial of several members (folds x repeats) gives each metric's mean over the members that reported it.
+    """
+    sums: dict[int, dict[str, list[float]]] = {}
     for point in points:
-        epochs.setdefault(point.epoch, {"epoch": point.epoch})[point.metric] = point.value
-    return [epochs[e] for e in sorted(epochs)]
+        sums.setdefault(point.epoch, {}).setdefault(point.metric, []).append(point.value)
+    return [
+        {"epoch": epoch, **{metric: sum(values) / len(values) for metric, values in sums[epoch].items()}}
+        for epoch in sorted(sums)
+    ]
 
 
 def trial_view(trial: TrialRecord, points: Iterable[CurvePoint] | None = None) -> TrialReport:
@@ -203,6 +236,7 @@ def trial_view(trial: TrialRecord, points: Iterable[CurvePoint] | None = None) -
         state=trial.state,
         parameters=trial.parameters,
         objective=trial.objective,
+        objective_sem=trial.objective_sem,
         error=trial.error,
         attempts=trial.attempts,
         worker_host=trial.worker_host,
@@ -220,12 +254,14 @@ def objective_sequence(trials: Iterable[TrialRecord]) -> list[float | None]:
 
 def study_report(study: StudyRecord) -> StudyReport:
     """A stored study's report, without its trials."""
-    return StudyReport(**_record_fields(study), **study.config.model_dump())
+    return StudyReport(**_record_fields(study), **study.config.model_dump(), arm=study.config.arm)
 
 
 def comparison_summary(comparison: ComparisonRecord) -> ComparisonSummaryReport:
     """A stored comparison's report, without its studies and analysis."""
-    return ComparisonSummaryReport(**_record_fields(comparison), **comparison.config.model_dump())
+    return ComparisonSummaryReport(
+        **_record_fields(comparison), **comparison.config.model_dump(), arms=comparison.config.arms
+    )
 
 
 def _record_fields(record: StudyRecord | ComparisonRecord) -> dict[str, Any]:
@@ -235,6 +271,32 @@ def _record_fields(record: StudyRecord | ComparisonRecord) -> dict[str, Any]:
 def _curve(objectives: list[float | None]) -> list[float | None]:
     # NaN (no trial completed yet) is not JSON: null.
     return [None if v != v else v for v in best_so_far(objectives)]
+
+
+def paired_rows(
+    curves: dict[str, list[list[float | None]]], targets: list[float], n_trials: int
+) -> list[dict[str, Any]]:
+    """The first arm against every other at each fixed target: paired bootstrap, Holm across the targets.
+
+    Empty without targets, or while an arm has fewer than two replicates to pair.
+    """
+    arms = list(curves)
+    rows: list[dict[str, Any]] = []
+    if not targets or len(arms) < 2:
+        return rows
+    for other in arms[1:]:
+        try:
+            table = fixed_target_table(curves[arms[0]], curves[other], targets, n_trials=n_trials, n_boot=2000)
+        except InvalidInputError:
+            continue  # too few pairs yet
+        rows += [
+            {"arm_a": arms[0], "arm_b": other, **{k: v for k, v in row.to_dict().items() if k in _PAIRED_KEYS}}
+            for row in table
+        ]
+    return rows
+
+
+_PAIRED_KEYS = frozenset(PairedRowReport.model_fields) - {"arm_a", "arm_b"}
 
 
 def study_view(storage: Storage, study_id: int, *, with_points: bool = True) -> StudyDetailReport:
@@ -259,16 +321,17 @@ def comparison_view(storage: Storage, comparison_id: int, *, tolerance: float = 
     """A comparison with its studies' progress and, once any trial completed, the Figure 8 analysis."""
     comparison = storage.get_comparison(comparison_id)
     studies = storage.comparison_studies(comparison_id)
-    curves: dict[str, list[list[float | None]]] = {space: [] for space in comparison.config.spaces}
+    curves: dict[str, list[list[float | None]]] = {arm: [] for arm in comparison.config.arms}
     rows: list[ComparisonStudyReport] = []
     for study in studies:
         objectives = objective_sequence(storage.trials(study.id))
         if objectives:
-            curves[study.config.space].append(objectives)
+            curves[study.config.arm].append(objectives)
         rows.append(
             ComparisonStudyReport(
                 id=study.id,
                 space=study.config.space,
+                arm=study.config.arm,
                 replicate=study.replicate,
                 state=study.state,
                 trials_done=len(objectives),
@@ -280,7 +343,9 @@ def comparison_view(storage: Storage, comparison_id: int, *, tolerance: float = 
     with_data = {space: runs for space, runs in curves.items() if runs}
     analysis: AnalysisReport | None
     try:
-        analysis = AnalysisReport.model_validate(compare_spaces(with_data, tolerance=tolerance).to_dict())
+        summary = compare_spaces(with_data, tolerance=tolerance).to_dict()
+        summary["paired"] = paired_rows(with_data, comparison.config.targets, comparison.config.n_trials)
+        analysis = AnalysisReport.model_validate(summary)
     except InvalidInputError:
         analysis = None  # no trial has completed yet (only failures so far)
     if not with_data:

@@ -72,7 +72,8 @@ class HistoryTrial:
     """One stored trial to replay into a fresh Ax client.
 
     ``number`` is the trial's 0-based number in its study (which is also its Ax index). ``objective`` is
-    the observed objective, required (finite) for ``completed`` and ``early_stopped`` trials, else ignored.
+    the observed objective, required (finite) for ``completed`` and ``early_stopped`` trials, else ignored;
+    ``sem`` its standard error where known (a trial of several members).
     Raises :class:`InvalidInputError` for a negative number, an unknown state or a missing objective.
     """
 
@@ -80,6 +81,7 @@ class HistoryTrial:
     parameters: Mapping[str, object]
     state: HistoryState | str
     objective: float | None = None
+    sem: float | None = None
 
     def __post_init__(self) -> None:
         if self.number < 0:
@@ -246,13 +248,26 @@ class AxAdapter:
 
     # -- telling ------------------------------------------------------------------------------------------
 
-    def complete(self, index: int, objective: float, *, progression: Sequence[float] | None = None) -> None:
+    def complete(
+        self,
+        index: int,
+        objective: float,
+        *,
+        sem: float | None = None,
+        progression: Sequence[float] | None = None,
+    ) -> None:
         """Record the final ``objective`` of running trial ``index``.
 
-        ``progression`` optionally gives the objective after each epoch (step 1, 2, ...); the final objective
-        is recorded at the last step. Raises :class:`InvalidInputError` for a non-finite value.
+        ``sem`` is the objective's standard error where it is known (the mean of several members): Ax then models
+        the observation with that noise instead of inferring it. ``progression`` optionally gives the objective
+        after each epoch (step 1, 2, ...); the final objective is recorded at the last step. Raises
+        :class:`InvalidInputError` for a non-finite value or a negative ``sem``.
         """
         _check_finite(objective, f"trial {index}: objective")
+        if sem is not None:
+            _check_finite(sem, f"trial {index}: objective sem")
+            if sem < 0:
+                raise InvalidInputError(f"trial {index}: objective sem must be >= 0, got {sem}")
         curve = _curve(index, progression)
         with self._lock:
             self._require_running(index, "complete")
@@ -260,7 +275,7 @@ class AxAdapter:
                 self._attach_curve(index, curve[:-1])
                 self._client.complete_trial(
                     trial_index=index,
-                    raw_data={self.objective: float(objective)},
+                    raw_data={self.objective: _observation(objective, sem)},
                     progression=len(curve) if curve else None,
                 )
             self._objectives[index] = float(objective)
@@ -365,7 +380,8 @@ class AxAdapter:
             self._start(index, point)
             if trial.state == TrialState.COMPLETED:
                 assert trial.objective is not None
-                self._client.complete_trial(trial_index=index, raw_data={self.objective: trial.objective})
+                observation = _observation(trial.objective, trial.sem)
+                self._client.complete_trial(trial_index=index, raw_data={self.objective: observation})
                 self._objectives[index] = float(trial.objective)
             elif trial.state == TrialState.EARLY_STOPPED:
                 assert trial.objective is not None
@@ -419,6 +435,11 @@ def _validated(space: SearchSpace, parameters: Mapping[str, object], context: st
 def _check_finite(value: float, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInputError(f"{what} must be a finite number, got {value!r}")
+
+
+def _observation(objective: float, sem: float | None) -> float | tuple[float, float]:
+    """What Ax takes as an observation: the value, with its standard error where it is known."""
+    return float(objective) if sem is None else (float(objective), float(sem))
 
 
 def _curve(index: int, progression: Sequence[float] | None) -> list[float]:

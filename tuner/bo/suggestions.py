@@ -41,7 +41,7 @@ Answer = dict[str, object] | None | BnnTuneError
 class SuggestionRequest:
     """What a worker needs to suggest a study's next trial: its space's registered name, Ax settings and history.
 
-    ``history`` holds (number, parameters, state, objective) per stored trial, in plain types so that the request
+    ``history`` holds (number, parameters, state, objective, sem) per stored trial, in plain types so that the request
     pickles; no trial may be running (a rebuilt adapter would take it for abandoned).
     """
 
@@ -49,7 +49,7 @@ class SuggestionRequest:
     seed: int
     n_initial: int
     objective: str
-    history: tuple[tuple[int, dict[str, object], HistoryState, float | None], ...]
+    history: tuple[tuple[int, dict[str, object], HistoryState, float | None, float | None], ...]
 
     @classmethod
     def of(
@@ -68,7 +68,7 @@ class SuggestionRequest:
             seed=seed,
             n_initial=n_initial,
             objective=objective,
-            history=tuple((t.number, dict(t.parameters), TrialState(t.state), t.objective) for t in history),
+            history=tuple((t.number, dict(t.parameters), TrialState(t.state), t.objective, t.sem) for t in history),
         )
 
 
@@ -80,8 +80,8 @@ def suggest_from_history(request: SuggestionRequest) -> dict[str, object] | None
         GiveUpError: Ax failed.
     """
     history = [
-        HistoryTrial(number=number, parameters=parameters, state=state, objective=objective)
-        for number, parameters, state, objective in request.history
+        HistoryTrial(number=number, parameters=parameters, state=state, objective=objective, sem=sem)
+        for number, parameters, state, objective, sem in request.history
     ]
     adapter = AxAdapter.rebuild(
         get_space(request.space),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from bnn_errors import BnnTuneError, ConflictError
@@ -31,7 +31,7 @@ from tuner.storage import Storage, StudyRecord, TrialRecord
 from tuner.study.config import StudyConfig
 from tuner.study.states import COUNTED_TRIAL_STATES, StudyState, TrialState
 
-__all__ = ["Scheduler", "trial_seed"]
+__all__ = ["Scheduler", "trial_seed", "trial_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,8 @@ class Scheduler:
         if orphans:
             trials = self.storage.trials(record.id)
         history = [_history(t) for t in trials]
-        n_initial = min(N_INITIAL, config.n_trials)
+        # A random-search arm is Ax's Sobol sequence for every trial: the baseline that BO has to beat.
+        n_initial = config.n_trials if config.strategy == "random" else min(N_INITIAL, config.n_trials)
         if history:
             adapter = AxAdapter.rebuild(space, seed=config.seed, n_initial=n_initial, history=history)
         else:
@@ -310,35 +311,15 @@ class Scheduler:
             study_id=record.id,
             number=trial.number,
             attempt=1,
-            spec=self._trial_spec(record.config, study.space, parameters, trial.number),
+            spec=trial_spec(record.config, study.space, parameters, trial.number, data_dir=self.data_dir),
             objective=record.config.objective,
             database_url=self.database_url,
             early_stopping=record.config.early_stopping,
+            folds=record.config.folds,
+            repeats=record.config.repeats,
         )
         study.in_flight[trial.id] = job
         self.executor.submit(job)
-
-    def _trial_spec(
-        self, config: StudyConfig, space: SearchSpace, parameters: dict[str, object], number: int
-    ) -> TrialSpec:
-        arguments = space.build_trial(parameters)
-        binary = arguments["binary"]
-        hyperparameters = arguments["hyperparameters"]
-        assert isinstance(binary, dict) and isinstance(hyperparameters, dict)
-        return TrialSpec(
-            task=config.task,
-            optimizer=str(arguments["optimizer"]),
-            hyperparameters={k: float(v) for k, v in hyperparameters.items()},
-            binary=BinaryOptions(**binary),
-            decay=str(arguments["decay"]),
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            seed=trial_seed(config.seed, number),
-            width=config.width,
-            real_lr=config.real_lr,
-            max_train=config.max_train,
-            data_dir=self.data_dir,
-        )
 
     def _record(self, job: TrialJob, outcome: TrialOutcome) -> None:
         study = self._active.get(job.study_id)
@@ -347,8 +328,10 @@ class Scheduler:
         self.storage.set_worker(job.trial_id, outcome.worker_host, outcome.node_id)
         if outcome.state == TrialState.COMPLETED and outcome.objective is not None:
             del study.in_flight[job.trial_id]
-            self.storage.finish_trial(job.trial_id, TrialState.COMPLETED, objective=outcome.objective)
-            study.adapter.complete(job.number, outcome.objective)
+            self.storage.finish_trial(
+                job.trial_id, TrialState.COMPLETED, objective=outcome.objective, objective_sem=outcome.objective_sem
+            )
+            study.adapter.complete(job.number, outcome.objective, sem=outcome.objective_sem)
             study.ended += 1
             study.succeeded += 1
             return
@@ -376,6 +359,41 @@ class Scheduler:
         study.ended += 1
 
 
+def trial_spec(
+    config: StudyConfig,
+    space: SearchSpace,
+    parameters: Mapping[str, object],
+    number: int,
+    *,
+    data_dir: str | None = None,
+) -> TrialSpec:
+    """What trial ``number`` of a study with ``config`` trains at the point ``parameters`` of ``space``.
+
+    The members (folds x repeats) are derived from it where the trial runs (``TrialJob.members``).
+
+    Raises:
+        ValueError: ``parameters`` is not a point of ``space``.
+    """
+    arguments = space.build_trial(dict(parameters))
+    binary = arguments["binary"]
+    hyperparameters = arguments["hyperparameters"]
+    assert isinstance(binary, dict) and isinstance(hyperparameters, dict)
+    return TrialSpec(
+        task=config.task,
+        optimizer=str(arguments["optimizer"]),
+        hyperparameters={k: float(v) for k, v in hyperparameters.items()},
+        binary=BinaryOptions(**binary),
+        decay=str(arguments["decay"]),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=trial_seed(config.seed, number),
+        width=config.width,
+        real_lr=config.real_lr,
+        max_train=config.max_train,
+        data_dir=data_dir,
+    )
+
+
 def _pause(stop: threading.Event | None, seconds: float) -> None:
     if stop is None:
         time.sleep(seconds)
@@ -389,4 +407,5 @@ def _history(trial: TrialRecord) -> HistoryTrial:
         parameters=trial.parameters,
         state=trial.state,
         objective=trial.objective,
+        sem=trial.objective_sem,
     )

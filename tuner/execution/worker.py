@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bnn_errors import BnnTuneError, ConflictError, InvalidInputError, RetryableError
-from trainers.batched import batch_key, train_batch, worth_batching
+from trainers.batched import batch_key, worth_batching
+from trainers.members import member_specs, objective_value, objective_with_sem, train_members
 from trainers.trial import EpochPoint, TrialResult, TrialSpec, train_trial
 from tuner.storage import Storage
-from tuner.study.config import OBJECTIVES
 from tuner.study.early_stopping import EarlyStopping
 from tuner.study.states import TrialState
 
@@ -47,6 +47,13 @@ class TrialJob:
     objective: str
     database_url: str
     early_stopping: EarlyStopping | None = None
+    folds: int = 1
+    repeats: int = 1
+
+    @property
+    def members(self) -> list[TrialSpec]:
+        """What the trial trains: ``spec`` on every fold, with every repeat's seed (:func:`member_specs`)."""
+        return member_specs(self.spec, self.folds, self.repeats)
 
 
 @dataclass(frozen=True)
@@ -56,20 +63,12 @@ class TrialOutcome:
     trial_id: int
     state: TrialState
     objective: float | None = None
+    objective_sem: float | None = None
     error: str | None = None
     retryable: bool = False
     worker_host: str = field(default_factory=socket.gethostname)
     node_id: str | None = None
     seconds: float = 0.0
-
-
-def objective_value(points: tuple[EpochPoint, ...] | list[EpochPoint], objective: str) -> float:
-    """The study's objective from a trial's curve: last-epoch or best-epoch validation accuracy."""
-    if objective == "val_accuracy_last":
-        return points[-1].val_accuracy
-    if objective == "val_accuracy_best":
-        return max(p.val_accuracy for p in points)
-    raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
 
 
 @lru_cache(maxsize=4)
@@ -79,7 +78,12 @@ def _storage(url: str) -> Storage:
 
 
 def run_trial_job(job: TrialJob, node_id: str | None = None) -> TrialOutcome:
-    """Train the job's trial, writing each epoch's point to the database; never raises our own errors."""
+    """Train the job's trial, writing each epoch's point to the database; never raises our own errors.
+
+    A trial of several members trains as :func:`run_trial_batch` trains it; a single member may stop early.
+    """
+    if job.folds * job.repeats > 1:
+        return run_trial_batch([job], node_id=node_id)[0]
     started = time.perf_counter()
     storage = _storage(job.database_url)
     rule = job.early_stopping
@@ -176,35 +180,42 @@ def _split(jobs: list[TrialJob], parts: int) -> list[list[TrialJob]]:
 
 
 def run_trial_batch(jobs: Sequence[TrialJob], node_id: str | None = None) -> list[TrialOutcome]:
-    """Train ``jobs`` (one group of :func:`group_jobs`) as one batched model; one outcome per job, in order.
+    """Train the members of ``jobs`` (one group of :func:`group_jobs`); one outcome per job, in order.
 
-    Each member's points are written as they come, as :func:`run_trial_job` writes them. A diverged member fails
-    alone; an error of the whole batch fails every member (retryable if the error is).
+    Every member of every job is one unit: units that can share a batched model (the same fold) train as one
+    (:func:`~trainers.members.train_members`), so a round of trials makes one batch per fold. Each member's points
+    are written as they come, under its member index. A job's objective is the mean over its members with its
+    standard error; a member that fails (diverges) fails its trial, and an error of a whole batch fails every trial
+    in it (retryable if the error is).
     """
-    if len(jobs) == 1:
+    if len(jobs) == 1 and jobs[0].folds * jobs[0].repeats == 1 and jobs[0].early_stopping is not None:
         return [run_trial_job(jobs[0], node_id=node_id)]
     started = time.perf_counter()
     storage = _storage(jobs[0].database_url)
+    units = [(job, member, spec) for job in jobs for member, spec in enumerate(job.members)]
 
     def report(k: int, point: EpochPoint) -> None:
+        job, member, _ = units[k]
         # A member whose trial was cancelled meanwhile stops being stored; the others go on.
         with contextlib.suppress(ConflictError):
-            storage.add_points(jobs[k].trial_id, point.epoch, point.metrics())
+            storage.add_points(job.trial_id, point.epoch, point.metrics(), member=member)
 
-    try:
-        results = train_batch([job.spec for job in jobs], on_epoch=report)
-    except BnnTuneError as exc:
-        return [_failed(job, exc, node_id=node_id, started=started) for job in jobs]
+    results = train_members([spec for _, _, spec in units], on_epoch=report)
     outcomes = []
-    for job, result in zip(jobs, results, strict=True):
-        if not isinstance(result, TrialResult):
-            outcomes.append(_failed(job, result, node_id=node_id, started=started))
+    for job in jobs:
+        mine = [result for (owner, _, _), result in zip(units, results, strict=True) if owner is job]
+        failure = next((r for r in mine if not isinstance(r, TrialResult)), None)
+        if failure is not None:
+            outcomes.append(_failed(job, failure, node_id=node_id, started=started))
             continue
+        values = [objective_value(r.points, job.objective) for r in mine if isinstance(r, TrialResult)]
+        mean, sem = objective_with_sem(values)
         outcomes.append(
             TrialOutcome(
                 trial_id=job.trial_id,
                 state=TrialState.COMPLETED,
-                objective=objective_value(result.points, job.objective),
+                objective=mean,
+                objective_sem=sem,
                 node_id=node_id,
                 seconds=time.perf_counter() - started,
             )

@@ -190,6 +190,7 @@ class TrialModel(_Identified):
     parameters: Mapped[dict[str, Any]] = mapped_column(_JSON)
     state: Mapped[str] = mapped_column(String(16))
     objective: Mapped[float | None] = mapped_column(Float)
+    objective_sem: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
     worker_host: Mapped[str | None] = mapped_column(String(255))
@@ -206,6 +207,7 @@ class TrialModel(_Identified):
             parameters=dict(self.parameters),
             state=TrialState(self.state),
             objective=self.objective,
+            objective_sem=self.objective_sem,
             error=self.error,
             attempts=self.attempts,
             worker_host=self.worker_host,
@@ -216,15 +218,18 @@ class TrialModel(_Identified):
 
 
 class CurvePointModel(Base):
-    """One metric of one trial at the end of one epoch; a retried epoch overwrites its point."""
+    """One metric of one member of a trial at the end of one epoch; a retried epoch overwrites its point."""
 
     __tablename__ = "curve_points"
 
     trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True)
+    member: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="0")
     epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
     metric: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
 
     def to_record(self) -> CurvePoint:
         """This row as a frozen record."""
-        return CurvePoint(trial_id=self.trial_id, epoch=self.epoch, metric=self.metric, value=self.value)
+        return CurvePoint(
+            trial_id=self.trial_id, epoch=self.epoch, metric=self.metric, value=self.value, member=self.member
+        )

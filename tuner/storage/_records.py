@@ -64,7 +64,8 @@ class ComparisonRecord:
 class TrialRecord:
     """A stored trial: one parameterization of a study, trained once or, after worker failures, again.
 
-    ``attempts`` counts the runs started (1 on creation); ``objective`` is set once the trial completes.
+    ``attempts`` counts the runs started (1 on creation); ``objective`` is set once the trial completes, with its
+    standard error ``objective_sem`` where the trial had several members (folds x repeats).
     """
 
     id: int
@@ -73,6 +74,7 @@ class TrialRecord:
     parameters: dict[str, Any]
     state: TrialState
     objective: float | None
+    objective_sem: float | None
     error: str | None
     attempts: int
     worker_host: str | None
@@ -83,9 +85,10 @@ class TrialRecord:
 
 @dataclass(frozen=True)
 class CurvePoint:
-    """One value of one metric at the end of one epoch of a trial."""
+    """One value of one metric at the end of one epoch of one member of a trial (member 0 of a one-member trial)."""
 
     trial_id: int
     epoch: int
     metric: str
     value: float
+    member: int = 0

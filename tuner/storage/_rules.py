@@ -61,18 +61,22 @@ def check_state(state: str, allowed: Sequence[str], kind: Literal["study", "tria
         raise InvalidInputError(f"unknown {kind} state {state!r}; one of {list(allowed)}")
 
 
-def check_trial_end(trial_id: int, state: str, objective: float | None) -> None:
-    """Raise ``InvalidInputError`` unless ``state`` ends a trial and ``objective`` suits it."""
+def check_trial_end(trial_id: int, state: str, objective: float | None, objective_sem: float | None = None) -> None:
+    """Raise ``InvalidInputError`` unless ``state`` ends a trial and ``objective`` (and its SEM) suit it."""
     if state not in TERMINAL_TRIAL_STATES:
         raise InvalidInputError(f"a trial ends in one of {sorted(TERMINAL_TRIAL_STATES)}, not {state!r}")
     if objective is not None and not math.isfinite(objective):
         raise InvalidInputError(f"trial {trial_id}: the objective must be finite, got {objective}")
     if state == "completed" and objective is None:
         raise InvalidInputError(f"trial {trial_id}: a completed trial needs an objective")
+    if objective_sem is not None and (objective is None or not math.isfinite(objective_sem) or objective_sem < 0):
+        raise InvalidInputError(f"trial {trial_id}: objective_sem must be a finite number >= 0 with an objective")
 
 
-def check_points(trial_id: int, epoch: int, values: Mapping[str, float]) -> None:
-    """Raise ``InvalidInputError`` for a negative epoch, an unnamed metric or a value that is not finite."""
+def check_points(trial_id: int, epoch: int, values: Mapping[str, float], member: int = 0) -> None:
+    """Raise ``InvalidInputError`` for a negative epoch or member, an unnamed metric or a value that is not finite."""
+    if member < 0:
+        raise InvalidInputError(f"trial {trial_id}: members start at 0, got {member}")
     if epoch < 0:
         raise InvalidInputError(f"trial {trial_id}: epochs start at 0, got {epoch}")
     for metric, value in values.items():

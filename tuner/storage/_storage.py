@@ -307,18 +307,26 @@ class Storage:
             return [row.to_record() for row in session.scalars(statement)]
 
     def finish_trial(
-        self, trial_id: int, state: TrialState | str, objective: float | None = None, error: str | None = None
+        self,
+        trial_id: int,
+        state: TrialState | str,
+        objective: float | None = None,
+        error: str | None = None,
+        *,
+        objective_sem: float | None = None,
     ) -> TrialRecord:
         """End a running trial in ``state`` (completed, failed, abandoned or early_stopped).
 
-        A completed trial needs a finite ``objective``. Raises ``NotFoundError``; ``ConflictError`` if the
+        A completed trial needs a finite ``objective``; ``objective_sem`` is its standard error where the trial
+        had several members (None: one member, noise unknown). Raises ``NotFoundError``; ``ConflictError`` if the
         trial has already ended; ``InvalidInputError`` for a state that is not an end or a bad objective.
         """
-        check_trial_end(trial_id, state, objective)
+        check_trial_end(trial_id, state, objective, objective_sem)
         with self._session() as session:
             row = _running_trial(session, trial_id)
             row.state = state
             row.objective = objective
+            row.objective_sem = objective_sem
             row.error = error
             row.finished_at = _now()
             return row.to_record()
@@ -340,26 +348,30 @@ class Storage:
 
     # -- learning curves -------------------------------------------------------------------------------
 
-    def add_points(self, trial_id: int, epoch: int, values: Mapping[str, float]) -> None:
-        """Store the metrics of a running trial at the end of ``epoch``; an epoch stored again overwrites.
+    def add_points(self, trial_id: int, epoch: int, values: Mapping[str, float], *, member: int = 0) -> None:
+        """Store the metrics of member ``member`` of a running trial at the end of ``epoch``; an epoch stored
+        again overwrites.
 
         Raises ``NotFoundError``; ``ConflictError`` if the trial has ended; ``InvalidInputError`` for a
         negative epoch, an empty metric name or a value that is not finite.
         """
-        check_points(trial_id, epoch, values)
+        check_points(trial_id, epoch, values, member)
         if not values:
             return
-        rows = [{"trial_id": trial_id, "epoch": epoch, "metric": m, "value": float(v)} for m, v in values.items()]
+        rows = [
+            {"trial_id": trial_id, "member": member, "epoch": epoch, "metric": m, "value": float(v)}
+            for m, v in values.items()
+        ]
         with self._session() as session:
             _running_trial(session, trial_id)
             session.execute(_upsert_points(session, rows))
 
     def curve(self, trial_id: int) -> list[CurvePoint]:
-        """The points of one trial by epoch, then metric; raises ``NotFoundError``."""
+        """The points of one trial (every member) by epoch, member, then metric; raises ``NotFoundError``."""
         statement = (
             select(CurvePointModel)
             .where(CurvePointModel.trial_id == trial_id)
-            .order_by(CurvePointModel.epoch, CurvePointModel.metric)
+            .order_by(CurvePointModel.epoch, CurvePointModel.member, CurvePointModel.metric)
         )
         with self._session(write=False) as session:
             TrialModel.find_or_raise(session, trial_id)
@@ -372,19 +384,20 @@ class Storage:
         """
         # Plain columns, not ORM objects: a 25-trial study has thousands of points, and building identity-mapped
         # objects for them cost about 70 ms per study on the comparison page.
+        point = CurvePointModel
         statement = (
-            select(TrialModel.id, CurvePointModel.epoch, CurvePointModel.metric, CurvePointModel.value)
-            .outerjoin(CurvePointModel, CurvePointModel.trial_id == TrialModel.id)
+            select(TrialModel.id, point.epoch, point.metric, point.value, point.member)
+            .outerjoin(point, point.trial_id == TrialModel.id)
             .where(TrialModel.study_id == study_id)
-            .order_by(TrialModel.number, CurvePointModel.epoch, CurvePointModel.metric)
+            .order_by(TrialModel.number, point.epoch, point.member, point.metric)
         )
         with self._session(write=False) as session:
             StudyModel.find_or_raise(session, study_id)
             result: dict[int, list[CurvePoint]] = {}
-            for trial_id, epoch, metric, value in session.execute(statement):
+            for trial_id, epoch, metric, value, member in session.execute(statement):
                 points = result.setdefault(trial_id, [])
                 if epoch is not None:
-                    points.append(CurvePoint(trial_id=trial_id, epoch=epoch, metric=metric, value=value))
+                    points.append(CurvePoint(trial_id=trial_id, epoch=epoch, metric=metric, value=value, member=member))
             return result
 
     # -- sessions and errors ---------------------------------------------------------------------------
@@ -474,8 +487,14 @@ def _running_trial(session: Session, trial_id: int) -> TrialModel:
 
 def _upsert_points(session: Session, rows: list[dict[str, Any]]) -> Executable:
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(CurvePointModel).values(rows)
+    point = CurvePointModel
+    statement = insert(point).values(rows)
     return statement.on_conflict_do_update(
-        index_elements=[CurvePointModel.trial_id, CurvePointModel.epoch, CurvePointModel.metric],
+        index_elements=[
+            CurvePointModel.trial_id,
+            CurvePointModel.member,
+            CurvePointModel.epoch,
+            CurvePointModel.metric,
+        ],
         set_={"value": statement.excluded.value},
     )

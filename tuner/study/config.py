@@ -36,10 +36,12 @@ __all__ = [
     "ComparisonConfig",
     "Name",
     "Objective",
+    "Strategy",
     "StudyConfig",
     "StudyOptions",
     "StudyFields",
     "ComparisonFields",
+    "arm_name",
     "derive_seed",
     "stored_config",
     "validate_config",
@@ -56,10 +58,14 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,
 _RegisteredName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 Objective = Literal["val_accuracy_last", "val_accuracy_best"]
+Strategy = Literal["bo", "random"]
 OBJECTIVES: tuple[Objective, ...] = ("val_accuracy_last", "val_accuracy_best")
 
 # Strict: a string is not a number, 3.0 is not an integer, NaN and infinities are refused, unknown fields are refused,
 # and every integer is bounded, so that nothing a client sends can overflow a column.
+# The tasks whose data loader deals the non-test data into folds.
+_FOLDED_TASKS = ("audio",)
+
 _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
 
@@ -115,6 +121,24 @@ class StudyOptions(BaseModel):
     real_lr: float = Field(
         default=1e-3, gt=0, le=1, description="Adam's learning rate for the real-valued layers (first, last, norms)"
     )
+    folds: int = Field(
+        default=1,
+        ge=1,
+        le=15,
+        description="k-fold cross-validation over the non-test recordings, split by take (audio); 1: the fixed "
+        "split (takes 5-9 validate)",
+    )
+    repeats: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        validate_default=True,  # its check looks at folds and early stopping too
+        description="training seeds per fold; a trial trains folds x repeats members",
+    )
+    strategy: Strategy = Field(
+        default="bo",
+        description="how trials are chosen: bo (Sobol start, then BoTorch) or random (Sobol for every trial)",
+    )
 
 
 class StudyFields(StudyOptions):
@@ -132,6 +156,18 @@ class ComparisonFields(StudyOptions):
     replicates: int = Field(
         default=20, ge=1, le=_MAX_COUNT, description="studies per space (up to the configured limit)"
     )
+    targets: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default=[],
+        max_length=8,
+        description="objective values fixed before the run (e.g. quantiles of a calibration run's random "
+        "configurations): the paired trials-to-target comparison is judged at each, Holm-corrected across them",
+    )
+    random_spaces: list[_RegisteredName] = Field(
+        default=[],
+        max_length=16,
+        description="spaces that also get a random-search arm (Sobol for every trial, named <space>-random), so "
+        "that what Bayesian optimization adds is measured in the same run",
+    )
 
 
 class _Checks(BaseModel):
@@ -143,6 +179,21 @@ class _Checks(BaseModel):
         if task not in TASKS and not _is_stored(info):
             raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
         return task
+
+    @field_validator("folds", check_fields=False)
+    @classmethod
+    def _folds_of_the_task(cls, folds: int, info: ValidationInfo) -> int:
+        if folds > 1 and info.data.get("task") not in _FOLDED_TASKS:
+            raise ValueError(f"k-fold validation is implemented for the tasks {', '.join(_FOLDED_TASKS)} only")
+        return folds
+
+    @field_validator("repeats", check_fields=False)
+    @classmethod
+    def _one_member_to_stop_early(cls, repeats: int, info: ValidationInfo) -> int:
+        # Early stopping compares one curve with its peers'; trials of several members have a curve each.
+        if info.data.get("early_stopping") is not None and repeats * info.data.get("folds", 1) > 1:
+            raise ValueError("early stopping needs trials of one member (folds = repeats = 1)")
+        return repeats
 
     @field_validator("parallelism", check_fields=False)
     @classmethod
@@ -157,7 +208,7 @@ class _Checks(BaseModel):
     def _known(cls, space: str, info: ValidationInfo) -> str:
         return _known_space(space, info)
 
-    @field_validator("spaces", check_fields=False)
+    @field_validator("spaces", "random_spaces", check_fields=False)
     @classmethod
     def _distinct_and_known(cls, spaces: list[str], info: ValidationInfo) -> list[str]:
         if len(set(spaces)) != len(spaces):
@@ -169,6 +220,11 @@ class _Checks(BaseModel):
 
 class StudyConfig(StudyFields, _Checks):
     """A study: Bayesian optimization of one search space on one task, ``n_trials`` trials long."""
+
+    @property
+    def arm(self) -> str:
+        """The study's arm within a comparison: its space, or ``<space>-random`` for a random-search study."""
+        return arm_name(self.space, self.strategy)
 
 
 class ComparisonConfig(ComparisonFields, _Checks):
@@ -188,15 +244,33 @@ class ComparisonConfig(ComparisonFields, _Checks):
         options = template.model_dump(exclude={"space"})
         return validate_config(cls, {**options, "spaces": spaces, "replicates": replicates})
 
-    def study(self, space: str, replicate: int) -> StudyConfig:
-        """The configuration of replicate ``replicate`` of ``space``: the template with its derived seed."""
-        options = self.model_dump(exclude={"spaces", "replicates", "seed"})
+    @property
+    def arms(self) -> list[str]:
+        """The comparison's arms: one per space (``strategy``), then one random-search arm per random space."""
+        return [arm_name(s, self.strategy) for s in self.spaces] + [arm_name(s, "random") for s in self.random_spaces]
+
+    def study(self, space: str, replicate: int, strategy: Strategy | None = None) -> StudyConfig:
+        """The configuration of replicate ``replicate`` of ``space``: the template with its derived seed.
+
+        Replicate r of every arm, random-search arms included, gets the same seed (common random numbers).
+        """
+        # Every option of a study, whatever the comparison adds to them; the seed is the replicate's own.
+        options = self.model_dump(include=set(StudyOptions.model_fields) - {"seed"})
         values = {**options, "space": space, "seed": derive_seed(self.seed, replicate)}
+        if strategy is not None:
+            values["strategy"] = strategy
         return StudyConfig.model_validate(values, context={_STORED: True})
 
     def studies(self) -> list[tuple[int, StudyConfig]]:
-        """Every replicate study, space by space: ``(replicate, config)``."""
-        return [(r, self.study(space, r)) for space in self.spaces for r in range(self.replicates)]
+        """Every replicate study, arm by arm: ``(replicate, config)``."""
+        bo = [(r, self.study(space, r)) for space in self.spaces for r in range(self.replicates)]
+        random = [(r, self.study(space, r, "random")) for space in self.random_spaces for r in range(self.replicates)]
+        return bo + random
+
+
+def arm_name(space: str, strategy: Strategy) -> str:
+    """An arm's name: the space's for Bayesian optimization, ``<space>-random`` for random search."""
+    return space if strategy == "bo" else f"{space}-random"
 
 
 def derive_seed(master_seed: int, replicate: int) -> int:
