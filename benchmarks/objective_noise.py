@@ -5,7 +5,8 @@ For each setting (folds x repeats members per trial) it trains one fixed configu
 train as one batched model), and reports the standard deviation of the objective over the seeds (the noise) and
 the wall time per trial against the single-split setting measured in the same run. Beside it, the spread (standard
 deviation) of the objective over ``--configs`` random configurations of each space at the same setting: how far
-apart configurations are, the signal the noise has to be small against. The last line is one JSON object.
+apart configurations are, the signal the noise has to be small against; their values are the calibration run whose
+quantiles can serve as a comparison's fixed targets. The last line is one JSON object.
 
     .venv/bin/python benchmarks/objective_noise.py [--seeds 8] [--configs 30] [--epochs 20]
         [--settings 1x1,3x1,5x1,3x2] [--threads 1]
@@ -94,6 +95,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "config_failed": sum(v != v for v in spread_values),
                 "config_seconds_per_trial": spread_seconds / args.configs,
                 "noise": noise_values,
+                "config_values": spread_values,
             }
             rows.append(row)
             print(

@@ -41,6 +41,7 @@ from _runs import REPOSITORY, RESULTS, bnn_tune, machine, run_main, train_all, w
 from api.routes.export import studies_csv
 from bnn_errors import GiveUpError, InvalidInputError
 from tuner.analysis.figure8 import Figure8Summary, FrozenRun, summarize
+from tuner.analysis.figure8_paired import paired_figure8, paired_markdown
 from tuner.analysis.figure8_report import FULL_RUN, report_markdown, verdict_sentence
 from tuner.analysis.figure8_trials import trial_rows
 from tuner.analysis.figures import FORMATS, render
@@ -64,6 +65,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--folds", type=int, default=1, help="k-fold members per trial (bnn-tune compare --folds)")
     p.add_argument("--repeats", type=int, default=1, help="seeds per fold (bnn-tune compare --repeats)")
     p.add_argument("--targets", default="", help="objective values fixed before the run, comma-separated")
+    p.add_argument(
+        "--noise",
+        type=Path,
+        default=None,
+        help="the JSON line of benchmarks/objective_noise.py, for the report's objective section",
+    )
     p.add_argument("--executor", choices=("ray", "inline"), default="ray", help="where trials run (default ray)")
     p.add_argument(
         "--batch-trials",
@@ -165,11 +172,34 @@ def stored_frozen_runs(path: Path, seeds: int) -> list[FrozenRun] | None:
         return None
 
 
+def objective_section(noise: Path | None, folds: int, repeats: int) -> dict[str, Any]:
+    """``summary.json``'s ``objective``: the trial's members, and the noise measured for them and for one split."""
+    section: dict[str, Any] = {"folds": folds, "repeats": repeats}
+    if noise is None:
+        return section
+    measured = json.loads(noise.read_text().strip().splitlines()[-1])
+    for name, rows in measured["spaces"].items():
+        chosen = next((r for r in rows if (r["folds"], r["repeats"]) == (folds, repeats)), None)
+        single = next((r for r in rows if (r["folds"], r["repeats"]) == (1, 1)), None)
+        section.setdefault("noise_sd", {})[name] = None if chosen is None else chosen["noise_sd"]
+        section.setdefault("noise_sd_single_split", {})[name] = None if single is None else single["noise_sd"]
+        section.setdefault("config_spread_sd", {})[name] = None if chosen is None else chosen["config_spread_sd"]
+    section["measured_by"] = str(noise.relative_to(REPOSITORY) if noise.is_relative_to(REPOSITORY) else noise)
+    return section
+
+
 def write_outputs(
-    storage: Storage, comparison_id: int, out: Path, header: dict[str, str], frozen: Sequence[FrozenRun] = ()
+    storage: Storage,
+    comparison_id: int,
+    out: Path,
+    header: dict[str, str],
+    frozen: Sequence[FrozenRun] = (),
+    noise: Path | None = None,
 ) -> Figure8Summary:
     """Write the report, the figure, the CSV files and summary.json for a stored comparison; return the summary."""
     summary = summarize(storage, comparison_id, n_initial=N_INITIAL, frozen=frozen)
+    paired = paired_figure8(storage, comparison_id, [r for space in summary.spaces for r in space.studies])
+    config = storage.get_comparison(comparison_id).config
     write_csv(out / "frozen.csv", [r.to_dict() for r in summary.frozen.runs])
     if summary.run_seconds is not None:
         header.setdefault("wall time of the run", f"{summary.run_seconds / 60:.1f} min (stored timestamps)")
@@ -182,7 +212,8 @@ def write_outputs(
         write_csv(out / "tolerance.csv", [row.to_dict() for row in summary.sensitivity])
     else:
         (out / "tolerance.csv").write_text("tolerance\n")
-    (out / "report.md").write_text(report_markdown(summary, header))
+    (out / "report.md").write_text(report_markdown(summary, header) + "\n" + paired_markdown(paired))
+    data = {**data, **paired.to_dict(), "objective": objective_section(noise, config.folds, config.repeats)}
     (out / "summary.json").write_text(json.dumps({"header": header, **data}, indent=1, default=str) + "\n")
     return summary
 
@@ -190,9 +221,12 @@ def write_outputs(
 def _script_command(args: argparse.Namespace) -> list[str]:
     """The command line of this script that reruns the comparison described by ``args``."""
     command = ["python", "experiments/figure8.py"]
-    for name in ("replicates", "trials", "epochs", "seed", "max_train"):
+    for name in ("replicates", "trials", "epochs", "seed", "max_train", "folds", "repeats"):
         if getattr(args, name) is not None:
             command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    for name in ("spaces", "random_spaces", "targets"):
+        if getattr(args, name) and getattr(args, name) != ",".join(SPACES):
+            command += [f"--{name.replace('_', '-')}", getattr(args, name)]
     if args.executor != "ray":
         command += ["--executor", args.executor]
     if args.batch_trials:
@@ -208,7 +242,16 @@ def _script_command(args: argparse.Namespace) -> list[str]:
 def _stored_run(args: argparse.Namespace, storage: Storage, comparison_id: int) -> argparse.Namespace:
     """``args`` with the sizes and seed the stored comparison was actually run with."""
     config = storage.get_comparison(comparison_id).config
-    stored = {"replicates": config.replicates, "trials": config.n_trials, "epochs": config.epochs}
+    stored = {
+        "replicates": config.replicates,
+        "trials": config.n_trials,
+        "epochs": config.epochs,
+        "folds": config.folds,
+        "repeats": config.repeats,
+        "spaces": ",".join(config.spaces),
+        "random_spaces": ",".join(config.random_spaces),
+        "targets": ",".join(f"{t:g}" for t in config.targets),
+    }
     return argparse.Namespace(**{**vars(args), **stored, "seed": config.seed, "max_train": config.max_train})
 
 
@@ -238,8 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": f"`{shlex.join(_script_command(run))}`, which runs "
             f"`BNN_TUNE_DATABASE_URL={shown_url} {shlex.join(compare_command(run))}`",
             "full run": f"`{shlex.join(_script_command(full))}`",
-            "model": "AudioFC, width 64 (the default; `bnn-tune compare` has no width option)",
-            "objective": "validation accuracy at the last epoch; test accuracy reported, never optimized",
+            "model": "AudioFC, width 64 (the default)",
+            "objective": f"validation accuracy at the last epoch, mean over {run.folds} folds x {run.repeats} "
+            "seeds per trial; test accuracy reported, never optimized",
             "database": f"`{(out / 'figure8.db').name}` (SQLite, comparison {comparison_id})",
         }
         if args.comparison is None:
@@ -248,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         frozen = stored_frozen_runs(out / "frozen.csv", run.frozen_seeds) if args.comparison is not None else None
         if frozen is None:
             frozen = frozen_control(run)
-        summary = write_outputs(storage, comparison_id, out, header, frozen)
+        summary = write_outputs(storage, comparison_id, out, header, frozen, args.noise)
     finally:
         storage.close()
     analysis = summary.view.analysis

@@ -263,3 +263,28 @@ def test_a_comparison_without_a_completed_trial_has_nothing_to_analyse(storage: 
     assert summary.view.analysis is None and summary.sensitivity == ()
     assert summary.space("latent").best_val.n == 0 and summary.space("latent").sobol_spread.n == 0
     assert "No trial completed: nothing to analyse." in report_markdown(summary, {})
+
+
+def test_paired_statistics_of_a_comparison_with_fixed_targets(storage: Storage) -> None:
+    from tuner.analysis.figure8_paired import paired_figure8, paired_markdown
+
+    record, studies = storage.create_comparison(
+        ComparisonConfig(spaces=["latent", "filter"], replicates=2, n_trials=3, epochs=2, targets=[0.7, 0.85])
+    )
+    for study in studies:
+        assert study.replicate is not None
+        _play(storage, study, OBJECTIVES[study.config.space, study.replicate])
+    summary = summarize(storage, record.id, n_initial=N_INITIAL)
+    paired = paired_figure8(storage, record.id, [r for s in summary.spaces for r in s.studies], n_boot=500)
+    data = paired.to_dict()
+    assert data["arms"] == ["latent", "filter"] and data["targets"] == [0.7, 0.85]
+    # Trials to 0.7: latent 2 and 4 (never: 3 + 1), filter 1 and 1 -> differences 1 and 3, mean 2.
+    # Trials to 0.85: latent never twice (4, 4), filter 3 and 1 -> differences 1 and 3, mean 2.
+    assert [(row["target"], row["mean"]) for row in data["paired_difference"]] == [(0.7, 2.0), (0.85, 2.0)]
+    assert all(row["p_holm"] >= row["p"] for row in data["paired_difference"])
+    # Horizontally at k = 3: filter's best after 3 trials is 0.90 and 0.85; latent never gets there: 4 - 3 = +1.
+    assert data["horizontal"]["3"]["mean"] == 1.0
+    # Each study's chosen configuration: test = val - 0.02 at the last epoch, so the optimism is 2 points.
+    assert data["validation_test"]["filter"]["optimism_mean"] == pytest.approx(0.02)
+    text = paired_markdown(paired)
+    assert "### latent minus filter" in text and "| 70.00% | 2 | 1, 2 | +2.0 [+1.0, +3.0] |" in text
