@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # The tuner's modules (Ax, SQLAlchemy, Ray) are imported inside the handlers, so that `bnn-tune train` starts fast
 # and runs where only PyTorch is installed. The configuration module is light (pydantic and the space registry).
 
-__all__ = ["add_tuning_parsers"]
+__all__ = ["add_config_flags", "add_tuning_parsers", "config_from_args", "parse_number"]
 
 ConfigT = TypeVar("ConfigT", bound="StudyOptions")
 
@@ -35,8 +35,9 @@ def _flag(name: str) -> str:
     return _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
 
 
-def _number(text: str) -> int | float | str:
-    """A flag's value as the number it spells, else the text (the configuration then names what is wrong)."""
+def parse_number(text: str) -> int | float | str:
+    """A flag's value as the number it spells (int, else float), else the text (a configuration then names what is
+    wrong with it)."""
     for kind in (int, float):
         try:
             return kind(text)
@@ -53,7 +54,7 @@ def _early_stopping(text: str) -> dict[str, Any] | None:
     config: dict[str, Any] = {"rule": rule}
     for option in options:
         key, _, value = option.partition("=")
-        config[key] = _number(value)
+        config[key] = parse_number(value)
     return config
 
 
@@ -62,7 +63,7 @@ def _comma_list(text: str) -> list[str]:
 
 
 def _comma_numbers(text: str) -> list[int | float | str]:
-    return [_number(part) for part in _comma_list(text)]
+    return [parse_number(part) for part in _comma_list(text)]
 
 
 def _parse_value(annotation: Any) -> Any:

@@ -25,6 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bnn_errors import BnnTuneError, GiveUpError
+from bnn_tune.commands import parse_number
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RESULTS = REPOSITORY / "docs" / "results"
@@ -69,16 +70,6 @@ def train_command(flags: Flags) -> list[str]:
     return [*command, "--json"]
 
 
-def _number(text: str) -> int | float | str:
-    """``text`` as an int, else a float, else unchanged."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def flags_from_command(command: str) -> dict[str, Any]:
     """The flags of a ``bnn-tune train ... --json`` command line, numbers as numbers (inverse of
     :func:`train_command`)."""
@@ -87,7 +78,7 @@ def flags_from_command(command: str) -> dict[str, Any]:
     for i, word in enumerate(words):
         if word.startswith("--"):
             has_value = i + 1 < len(words) and not words[i + 1].startswith("--")
-            flags[word[2:].replace("-", "_")] = _number(words[i + 1]) if has_value else True
+            flags[word[2:].replace("-", "_")] = parse_number(words[i + 1]) if has_value else True
     return flags
 
 

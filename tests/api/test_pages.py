@@ -413,3 +413,7 @@ def test_paired_rows_at_fixed_targets_are_on_the_page(tmp_path: Path) -> None:
         assert [(r["target"], r["n_pairs"]) for r in data] == [(0.5, 3), (0.7, 3)]
         # Filter reaches 0.7 at its 3rd trial (0.3 + 2 * 0.2), latent at its 5th = never (4 trials + 1): +2 trials.
         assert data[1]["mean"] == pytest.approx(2.0) and data[1]["p_holm"] >= data[1]["p"]
+        # Across: latent's best after 3 trials is 0.5 + 0.01 r; filter reaches that at its 2nd trial: 2 - 3 = -1.
+        across = _page_data(html)["comparison"]["analysis"]["horizontal"]
+        assert [(r["arm_b"], r["k"], r["mean"]) for r in across] == [("filter", 3, pytest.approx(-1.0))]
+        assert 'id="horizontal-table"' in html

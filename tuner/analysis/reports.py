@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bnn_errors import InvalidInputError
-from tuner.analysis.paired import fixed_target_table
+from tuner.analysis.paired import fixed_target_table, horizontal
 from tuner.analysis.statistics import best_so_far, compare_spaces
 from tuner.storage import ComparisonRecord, CurvePoint, Storage, StudyRecord, TrialRecord
 from tuner.study.config import ComparisonFields, StudyFields
@@ -28,6 +28,7 @@ __all__ = [
     "ComparisonSummaryReport",
     "PairedRowReport",
     "EstimateReport",
+    "HorizontalReport",
     "SpaceAnalysisReport",
     "SpaceDifferenceReport",
     "StudyDetailReport",
@@ -157,6 +158,20 @@ class PairedRowReport(BaseModel):
     n_reached_b: int
 
 
+class HorizontalReport(BaseModel):
+    """How many more trials arm ``arm_b`` needs to match what arm ``arm_a`` had after ``k`` trials (paired)."""
+
+    model_config = _ANALYSIS
+
+    arm_a: str
+    arm_b: str
+    k: int
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_pairs: int
+
+
 class AnalysisReport(BaseModel):
     """The analysis of a comparison (see :func:`tuner.analysis.compare_spaces`)."""
 
@@ -171,6 +186,9 @@ class AnalysisReport(BaseModel):
     difference: SpaceDifferenceReport | None
     paired: list[PairedRowReport] = Field(
         default=[], description="the first arm against each other, at the comparison's fixed targets"
+    )
+    horizontal: list[HorizontalReport] = Field(
+        default=[], description="read across: the trials each other arm needs to match the first arm after k"
     )
 
 
@@ -299,6 +317,23 @@ def paired_rows(
 _PAIRED_KEYS = frozenset(PairedRowReport.model_fields) - {"arm_a", "arm_b"}
 
 
+def horizontal_rows(curves: dict[str, list[list[float | None]]], n_trials: int) -> list[dict[str, Any]]:
+    """For every arm after the first: the trials it needs to match the first arm's best after k = 3, 5, 10."""
+    arms = list(curves)
+    ks = [k for k in (3, 5, 10) if k <= n_trials]
+    rows: list[dict[str, Any]] = []
+    for other in arms[1:]:
+        try:
+            table = horizontal(curves[arms[0]], curves[other], ks, n_trials=n_trials, n_boot=2000)
+        except InvalidInputError:
+            continue  # too few pairs, or the first arm has no level yet
+        keys = frozenset(HorizontalReport.model_fields)
+        rows += [
+            {"arm_a": arms[0], "arm_b": other, **{k: v for k, v in r.to_dict().items() if k in keys}} for r in table
+        ]
+    return rows
+
+
 def study_view(storage: Storage, study_id: int, *, with_points: bool = True) -> StudyDetailReport:
     """A study with its trials (and their curves), progress and best trial."""
     study = storage.get_study(study_id)
@@ -345,6 +380,7 @@ def comparison_view(storage: Storage, comparison_id: int, *, tolerance: float = 
     try:
         summary = compare_spaces(with_data, tolerance=tolerance).to_dict()
         summary["paired"] = paired_rows(with_data, comparison.config.targets, comparison.config.n_trials)
+        summary["horizontal"] = horizontal_rows(with_data, comparison.config.n_trials)
         analysis = AnalysisReport.model_validate(summary)
     except InvalidInputError:
         analysis = None  # no trial has completed yet (only failures so far)
