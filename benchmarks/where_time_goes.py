@@ -10,11 +10,11 @@ With one torch thread it measures, in the same run:
   phase it ran in (data gathering, forward, backward, loss, BNN optimizer, Adam, evaluation, bookkeeping) and a kind
   (matmul or other); matmul FLOPs are counted from the recorded shapes, optimizer bytes from the state each step must
   read and write;
-- seconds per Ax suggestion on a history of ``--history`` completed random trials per space (and a Sobol one), one
-  after another and from a pool of ``--pool-workers`` processes;
+- seconds per suggestion, for the lean (``botorch``) and the ``ax`` path, on a history of ``--history`` completed
+  random trials per space (and a Sobol one), one after another and from a pool of ``--pool-workers`` processes;
 
 then estimates the full Figure 8 comparison (2 spaces x 20 replicates x 25 trials x 20 epochs: 25 lockstep rounds of
-40 suggestions). The last line is one JSON object.
+40 suggestions) with each path. The last line is one JSON object.
 
     .venv/bin/python benchmarks/where_time_goes.py [--members 40] [--epochs 3] [--width 64] [--repeats 5]
 
@@ -44,8 +44,10 @@ from trainers.batched import TrialBatch
 from trainers.data import TaskData, load_task_data
 from trainers.layers import BinaryOptions
 from trainers.trial import TrialSpec
-from tuner.bo.ax_adapter import HistoryTrial
+from tuner.bo.adapters import SUGGESTERS
+from tuner.bo.history import HistoryTrial
 from tuner.bo.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
+from tuner.study.config import Suggester
 from tuner.study.states import TrialState
 
 FLOAT_BYTES = 4
@@ -269,7 +271,7 @@ def made_up_objective(point: dict[str, object]) -> float:
     return 0.9 - 0.01 * sum((v + 2.5) ** 2 for v in values)
 
 
-def suggestion_request(space_name: str, history: int, seed: int) -> SuggestionRequest:
+def suggestion_request(space_name: str, history: int, seed: int, suggester: Suggester = "botorch") -> SuggestionRequest:
     """A study of ``space_name`` with ``history`` completed random trials, asking for its next one."""
     space = get_space(space_name)
     rng = random.Random(seed)
@@ -278,28 +280,33 @@ def suggestion_request(space_name: str, history: int, seed: int) -> SuggestionRe
         point = sample_point(space, rng)
         trials.append(HistoryTrial(number, point, TrialState.COMPLETED, made_up_objective(point)))
     return SuggestionRequest.of(
-        space_name, seed=seed, n_initial=FIGURE8["n_initial"], objective="val_accuracy", history=trials
+        space_name,
+        seed=seed,
+        n_initial=FIGURE8["n_initial"],
+        objective="val_accuracy",
+        history=trials,
+        suggester=suggester,
     )
 
 
-def suggestion_seconds(history: int, repeats: int, pool_workers: int) -> dict[str, Any]:
-    """Median seconds per suggestion for each space (BoTorch and Sobol), here and from a pool of processes."""
+def suggestion_seconds(history: int, repeats: int, pool_workers: int, suggester: Suggester) -> dict[str, Any]:
+    """Median seconds per suggestion of one path for each space (BoTorch and Sobol), here and from a pool."""
     out: dict[str, Any] = {}
     for space_name in ("filter", "latent"):
-        bo = suggestion_request(space_name, history, seed=1)
-        sobol = suggestion_request(space_name, 2, seed=1)
+        bo = suggestion_request(space_name, history, seed=1, suggester=suggester)
+        sobol = suggestion_request(space_name, 2, seed=1, suggester=suggester)
         out[f"{space_name}_botorch"] = _median_seconds(partial(suggest_from_history, bo), repeats, warm=1)
         out[f"{space_name}_sobol"] = _median_seconds(partial(suggest_from_history, sobol), repeats, warm=0)
     if pool_workers > 0:
         # A round of 4 * workers BoTorch suggestions, half per space, here and from the pool.
         requests = {
-            (name, r): suggestion_request(name, history, seed=r)
+            (name, r): suggestion_request(name, history, seed=r, suggester=suggester)
             for name in ("filter", "latent")
             for r in range(2 * pool_workers)
         }
         here = _median_seconds(lambda: [suggest_from_history(r) for r in requests.values()], 1, warm=0)
         with SuggestionPool(pool_workers) as pool:
-            pool.suggest(dict(list(requests.items())[:pool_workers]))  # spawn the workers, import Ax, suggest once
+            pool.suggest(dict(list(requests.items())[:pool_workers]))  # spawn the workers, import BoTorch, suggest once
             pooled = _median_seconds(lambda: pool.suggest(requests), 1, warm=0)
         out["pool"] = {"workers": pool_workers, "round": len(requests), "here": here, "pooled": pooled}
     return out
@@ -419,6 +426,28 @@ def print_rows(name: str, batch: dict[str, Any], rows: list[dict[str, Any]]) -> 
         print(text)
 
 
+def print_bo(suggester: str, suggestions: dict[str, Any], figure8: dict[str, Any]) -> None:
+    """One suggestion path's timings and the Figure 8 estimate with it."""
+    timed = ", ".join(f"{k} {v:.3f}" for k, v in suggestions.items() if isinstance(v, float))
+    print(f"\n{suggester}: seconds per suggestion: {timed}")
+    if "pool" in suggestions:
+        pool = suggestions["pool"]
+        print(
+            f"  a round of {pool['round']}: here {pool['here']:.2f} s, pool of {pool['workers']} {pool['pooled']:.2f} s"
+        )
+    print(
+        f"  Figure 8 on one core: training {figure8['training_seconds'] / 60:.1f} min"
+        f" (profiled {figure8['training_seconds_profiled'] / 60:.1f}), BO {figure8['bo_seconds_serial'] / 60:.1f} min"
+    )
+    if "bo_seconds_pool" in figure8:
+        print(f"  BO from a pool of {figure8['pool_workers']}: {figure8['bo_seconds_pool'] / 60:.1f} min")
+    walls = [("serial BO", "wall_seconds_serial_bo"), ("pooled BO", "wall_seconds_pool_bo")]
+    print(
+        "  lockstep on two cores: "
+        + ", ".join(f"{label} {figure8[key] / 60:.1f} min" for label, key in walls if key in figure8)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=40, help="trials K per batch (default 40)")
@@ -453,27 +482,11 @@ def main() -> None:
     for name, batch in batches.items():
         print_rows(name, batch, rows[name])
 
-    suggestions = suggestion_seconds(args.history, args.bo_repeats, args.pool_workers)
-    timed = ", ".join(f"{k} {v:.2f}" for k, v in suggestions.items() if isinstance(v, float))
-    print(f"\nseconds per suggestion: {timed}")
-    if "pool" in suggestions:
-        pool = suggestions["pool"]
-        print(
-            f"  a round of {pool['round']}: here {pool['here']:.2f} s, pool of {pool['workers']} {pool['pooled']:.2f} s"
-        )
-    figure8 = estimate_figure8(batches, suggestions)
-    print(
-        f"\nFigure 8 on one core: training {figure8['training_seconds'] / 60:.1f} min"
-        f" (profiled {figure8['training_seconds_profiled'] / 60:.1f}), BO {figure8['bo_seconds_serial'] / 60:.1f} min"
-    )
-    if "bo_seconds_pool" in figure8:
-        print(f"  BO from a pool of {figure8['pool_workers']}: {figure8['bo_seconds_pool'] / 60:.1f} min")
-    walls = [("serial BO", "wall_seconds_serial_bo"), ("pooled BO", "wall_seconds_pool_bo")]
-    print(
-        "  lockstep on two cores: "
-        + ", ".join(f"{label} {figure8[key] / 60:.1f} min" for label, key in walls if key in figure8)
-    )
-    for key, seconds in sorted(figure8["training_phase_seconds"].items(), key=lambda kv: -kv[1]):
+    suggestions = {s: suggestion_seconds(args.history, args.bo_repeats, args.pool_workers, s) for s in SUGGESTERS}
+    figure8 = {s: estimate_figure8(batches, suggestions[s]) for s in SUGGESTERS}
+    for suggester in SUGGESTERS:
+        print_bo(suggester, suggestions[suggester], figure8[suggester])
+    for key, seconds in sorted(figure8["botorch"]["training_phase_seconds"].items(), key=lambda kv: -kv[1]):
         print(f"  {key:24s} {seconds / 60:6.1f} min")
     result = {
         "args": vars(args),

@@ -66,6 +66,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1, help="seeds per fold (bnn-tune compare --repeats)")
     p.add_argument("--targets", default="", help="objective values fixed before the run, comma-separated")
     p.add_argument(
+        "--suggester",
+        choices=("botorch", "ax"),
+        default="botorch",
+        help="Bayesian optimization's suggestion path (bnn-tune compare --suggester; default botorch, the lean one)",
+    )
+    p.add_argument(
         "--noise",
         type=Path,
         default=None,
@@ -109,7 +115,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def compare_command(args: argparse.Namespace) -> list[str]:
     """The ``bnn-tune compare`` command line the experiment runs."""
     command = ["bnn-tune", "compare", "--task", "audio", "--spaces", args.spaces]
-    for name in ("replicates", "trials", "epochs", "seed", "folds", "repeats"):
+    for name in ("replicates", "trials", "epochs", "seed", "folds", "repeats", "suggester"):
         command += [f"--{name}", str(getattr(args, name))]
     for name in ("random_spaces", "targets"):
         if getattr(args, name):
@@ -229,6 +235,8 @@ def _script_command(args: argparse.Namespace) -> list[str]:
             command += [f"--{name.replace('_', '-')}", getattr(args, name)]
     if args.executor != "ray":
         command += ["--executor", args.executor]
+    if args.suggester != "botorch":
+        command += ["--suggester", args.suggester]
     if args.batch_trials:
         command.append("--batch-trials")
     if args.suggestion_workers is not None:
@@ -251,6 +259,7 @@ def _stored_run(args: argparse.Namespace, storage: Storage, comparison_id: int) 
         "spaces": ",".join(config.spaces),
         "random_spaces": ",".join(config.random_spaces),
         "targets": ",".join(f"{t:g}" for t in config.targets),
+        "suggester": config.suggester,
     }
     return argparse.Namespace(**{**vars(args), **stored, "seed": config.seed, "max_train": config.max_train})
 
@@ -282,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"`BNN_TUNE_DATABASE_URL={shown_url} {shlex.join(compare_command(run))}`",
             "full run": f"`{shlex.join(_script_command(full))}`",
             "model": "AudioFC, width 64 (the default)",
+            "suggestions": f"`{run.suggester}` path (5 Sobol trials, then a GP with noisy expected improvement)",
             "objective": f"validation accuracy at the last epoch, mean over {run.folds} folds x {run.repeats} "
             "seeds per trial; test accuracy reported, never optimized",
             "database": f"`{(out / 'figure8.db').name}` (SQLite, comparison {comparison_id})",

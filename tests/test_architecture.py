@@ -25,7 +25,8 @@ MAY_IMPORT = {
 # Third-party libraries that one module owns.
 OWNERS = {
     "ax": {"tuner/bo/ax_adapter.py", "tuner/bo/ax_parameters.py"},
-    "botorch": {"tuner/bo/ax_adapter.py"},
+    "botorch": {"tuner/bo/ax_adapter.py", "tuner/bo/lean.py", "tuner/bo/suggestions.py"},
+    "gpytorch": {"tuner/bo/lean.py"},
     "ray": {"tuner/execution/ray_executor.py"},
 }
 

@@ -10,13 +10,14 @@ import psutil
 import pytest
 
 from search_spaces import FILTER_SPACE, get_space, register_space, unregister_space
-from tuner.bo.ax_adapter import AxAdapter, HistoryTrial
+from tuner.bo.adapters import SUGGESTERS, new_adapter
+from tuner.bo.history import HistoryTrial
 from tuner.bo.suggestions import SuggestionPool, SuggestionRequest, suggest_from_history
 from tuner.execution.executor import InlineExecutor
 from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
 from tuner.storage import Storage
-from tuner.study.config import ComparisonConfig, StudyConfig
+from tuner.study.config import ComparisonConfig, StudyConfig, Suggester
 from tuner.study.submit import submit_comparison, submit_study
 
 
@@ -26,9 +27,9 @@ def objective(parameters: dict[str, object]) -> float:
     return 0.9 - 0.05 * (math.log10(alpha) + 3) ** 2 - 0.02 * (math.log10(gamma) + 2) ** 2
 
 
-def history_of(n: int, seed: int) -> list[HistoryTrial]:
+def history_of(n: int, seed: int, suggester: Suggester = "botorch") -> list[HistoryTrial]:
     """``n`` trials of a filter study suggested and completed one after another by a live adapter."""
-    adapter = AxAdapter(FILTER_SPACE, seed=seed, n_initial=5)
+    adapter = new_adapter(suggester, FILTER_SPACE, seed=seed, n_initial=5)
     history = []
     for _ in range(n):
         [(index, parameters)] = adapter.suggest(1)
@@ -37,24 +38,30 @@ def history_of(n: int, seed: int) -> list[HistoryTrial]:
     return history
 
 
-def request(history: list[HistoryTrial], seed: int) -> SuggestionRequest:
-    return SuggestionRequest.of("filter", seed=seed, n_initial=5, objective="val_accuracy", history=history)
+def request(history: list[HistoryTrial], seed: int, suggester: Suggester = "botorch") -> SuggestionRequest:
+    return SuggestionRequest.of(
+        "filter", seed=seed, n_initial=5, objective="val_accuracy", history=history, suggester=suggester
+    )
 
 
-def test_a_rebuilt_study_continues_the_live_sobol_sequence() -> None:
-    adapter = AxAdapter(FILTER_SPACE, seed=4, n_initial=5)
-    done = []
-    for _ in range(3):
+@pytest.mark.parametrize("suggester", SUGGESTERS)
+@pytest.mark.parametrize("done", [3, 6])
+def test_a_rebuilt_study_continues_the_live_one(suggester: Suggester, done: int) -> None:
+    # 3: inside the Sobol start (the sequence goes on); 6: past it (the GP's suggestion is the same).
+    adapter = new_adapter(suggester, FILTER_SPACE, seed=4, n_initial=5)
+    history = []
+    for _ in range(done):
         [(index, parameters)] = adapter.suggest(1)
         adapter.complete(index, objective(parameters))
-        done.append(HistoryTrial(index, parameters, "completed", objective(parameters)))
+        history.append(HistoryTrial(index, parameters, "completed", objective(parameters)))
     [(_, live_next)] = adapter.suggest(1)
-    assert suggest_from_history(request(done, seed=4)) == live_next
+    assert suggest_from_history(request(history, seed=4, suggester=suggester)) == live_next
 
 
-def test_workers_suggest_what_the_scheduler_process_would() -> None:
-    histories = {seed: history_of(6, seed) for seed in (1, 2)}
-    requests = {seed: request(h, seed) for seed, h in histories.items()}
+@pytest.mark.parametrize("suggester", SUGGESTERS)
+def test_workers_suggest_what_the_scheduler_process_would(suggester: Suggester) -> None:
+    histories = {seed: history_of(6, seed, suggester) for seed in (1, 2)}
+    requests = {seed: request(h, seed, suggester) for seed, h in histories.items()}
     here = {seed: suggest_from_history(r) for seed, r in requests.items()}
     with SuggestionPool(2) as pool:
         assert pool.suggest(requests) == here
@@ -110,10 +117,13 @@ def test_a_space_registered_only_in_the_scheduler_process_falls_back_to_it(tmp_p
         unregister_space(local.name)
 
 
-def test_scheduler_with_workers_runs_a_comparison_with_the_points_of_its_history(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suggester", SUGGESTERS)
+def test_scheduler_with_workers_runs_a_comparison_with_the_points_of_its_history(
+    tmp_path: Path, suggester: Suggester
+) -> None:
     storage = Storage(f"sqlite:///{tmp_path / 'pool.db'}")
     storage.migrate()
-    quick = StudyConfig(task="audio", space="filter", n_trials=6, epochs=1, seed=3, max_train=200)
+    quick = StudyConfig(task="audio", space="filter", n_trials=6, epochs=1, seed=3, max_train=200, suggester=suggester)
     _, studies = submit_comparison(storage, Settings(), ComparisonConfig.of(quick, ["latent", "filter"], 1))
     scheduler = Scheduler(storage, InlineExecutor(), database_url=storage.url, poll_seconds=0.01, suggestion_workers=2)
     try:
@@ -132,6 +142,11 @@ def test_scheduler_with_workers_runs_a_comparison_with_the_points_of_its_history
     history = [HistoryTrial(t.number, t.parameters, "completed", t.objective) for t in trials]
     for k in (0, 4, 5):
         replay = SuggestionRequest.of(
-            "filter", seed=filter_study.config.seed, n_initial=5, objective="val_accuracy", history=history[:k]
+            "filter",
+            seed=filter_study.config.seed,
+            n_initial=5,
+            objective="val_accuracy",
+            history=history[:k],
+            suggester=suggester,
         )
         assert suggest_from_history(replay) == trials[k].parameters

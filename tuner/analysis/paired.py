@@ -35,6 +35,7 @@ __all__ = [
     "fixed_target_table",
     "holm",
     "horizontal",
+    "mean_interval",
     "paired_difference",
 ]
 
@@ -150,6 +151,24 @@ def paired_difference(
         mean_trials_a=float(trials_a.mean()),
         mean_trials_b=float(trials_b.mean()),
     )
+
+
+def mean_interval(
+    values: Sequence[float], *, confidence: float = 0.95, n_boot: int = 10000, seed: int = 0
+) -> tuple[float, float, float, float]:
+    """Mean of paired differences with its percentile-bootstrap interval and two-sided p-value (as in
+    :func:`paired_difference`), for differences of any other measure (regret, accuracy).
+
+    Raises:
+        InvalidInputError: fewer than two values, a non-finite one, or a bootstrap argument out of range.
+    """
+    _check_bootstrap(confidence, n_boot, seed)
+    array = np.asarray(values, dtype=np.float64)
+    if array.size < 2:
+        raise InvalidInputError(f"a paired interval needs at least two differences, got {array.size}", field="values")
+    if not np.isfinite(array).all():
+        raise InvalidInputError("paired differences must be finite", field="values")
+    return _bootstrap_mean(array, confidence, n_boot, seed)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

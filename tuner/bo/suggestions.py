@@ -6,8 +6,9 @@ a handful of points, bound by the interpreter, so threads do not help): asked on
 the machine waiting about a minute per round while the workers sit idle. A :class:`SuggestionPool` answers them in
 parallel from worker processes.
 
-A suggestion needs only the study's trial history: :func:`suggest_from_history` rebuilds the study's Ax state from
-it (:meth:`AxAdapter.rebuild`, which continues the Sobol sequence where the history ends) and asks for one trial.
+A suggestion needs only the study's trial history: :func:`suggest_from_history` asks the study's suggestion path
+for one trial from it (the lean path is a function of the history; the Ax path rebuilds the study's Ax state with
+:meth:`AxAdapter.rebuild`, which continues the Sobol sequence where the history ends).
 The scheduler then attaches the answer to its own adapter, which keeps the study's record. The same function runs
 in the scheduler's process when no pool is configured or a worker fails, so both paths suggest the same point for
 the same history.
@@ -23,9 +24,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import torch
+
 from bnn_errors import BnnTuneError, InvalidInputError
 from search_spaces import get_space
-from tuner.bo.ax_adapter import AxAdapter, HistoryState, HistoryTrial
+from tuner.bo.adapters import Suggester, new_adapter
+from tuner.bo.history import HistoryState, HistoryTrial
+from tuner.bo.lean import suggest_lean
 from tuner.study.states import TrialState
 
 __all__ = ["Answer", "SuggestionPool", "SuggestionRequest", "suggest_from_history"]
@@ -39,7 +44,8 @@ Answer = dict[str, object] | None | BnnTuneError
 
 @dataclass(frozen=True)
 class SuggestionRequest:
-    """What a worker needs to suggest a study's next trial: its space's registered name, Ax settings and history.
+    """What a worker needs to suggest a study's next trial: its space's registered name, the suggestion path and its
+    settings, and the history.
 
     ``history`` holds (number, parameters, state, objective, sem) per stored trial, in plain types so that the request
     pickles; no trial may be running (a rebuilt adapter would take it for abandoned).
@@ -50,10 +56,18 @@ class SuggestionRequest:
     n_initial: int
     objective: str
     history: tuple[tuple[int, dict[str, object], HistoryState, float | None, float | None], ...]
+    suggester: Suggester = "botorch"
 
     @classmethod
     def of(
-        cls, space: str, *, seed: int, n_initial: int, objective: str, history: Sequence[HistoryTrial]
+        cls,
+        space: str,
+        *,
+        seed: int,
+        n_initial: int,
+        objective: str,
+        history: Sequence[HistoryTrial],
+        suggester: Suggester = "botorch",
     ) -> SuggestionRequest:
         """The request for a study whose stored trials are ``history``.
 
@@ -69,22 +83,28 @@ class SuggestionRequest:
             n_initial=n_initial,
             objective=objective,
             history=tuple((t.number, dict(t.parameters), TrialState(t.state), t.objective, t.sem) for t in history),
+            suggester=suggester,
         )
 
 
 def suggest_from_history(request: SuggestionRequest) -> dict[str, object] | None:
-    """The parameters of the study's next trial (number ``len(history)``), or None while Ax waits for results.
+    """The parameters of the study's next trial (number ``len(history)``), or None while the start waits for results.
 
     Raises:
         UnknownSpaceError: the space is not registered in this process.
-        GiveUpError: Ax failed.
+        GiveUpError: Ax or BoTorch failed.
     """
     history = [
         HistoryTrial(number=number, parameters=parameters, state=state, objective=objective, sem=sem)
         for number, parameters, state, objective, sem in request.history
     ]
-    adapter = AxAdapter.rebuild(
-        get_space(request.space),
+    space = get_space(request.space)
+    if request.suggester == "botorch":
+        torch.set_num_threads(1)  # as the adapters do: a seed's suggestion is reproducible at a fixed thread count
+        return suggest_lean(space, history, seed=request.seed, n_initial=request.n_initial)
+    adapter = new_adapter(
+        request.suggester,
+        space,
         seed=request.seed,
         n_initial=request.n_initial,
         history=history,
@@ -95,8 +115,9 @@ def suggest_from_history(request: SuggestionRequest) -> dict[str, object] | None
 
 
 def _warm_worker() -> None:
-    # Importing Ax and BoTorch takes seconds: pay it when the worker starts, not on its first suggestion.
-    import tuner.bo.ax_adapter  # noqa: F401
+    # Importing BoTorch takes seconds: pay it when the worker starts, not on its first suggestion. (Ax, for the
+    # studies that ask for it, is imported on their first suggestion.)
+    import botorch.models  # noqa: F401
 
 
 class SuggestionPool:

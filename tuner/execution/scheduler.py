@@ -23,7 +23,8 @@ from bnn_errors import BnnTuneError, ConflictError
 from search_spaces import SearchSpace, get_space
 from trainers.layers import BinaryOptions
 from trainers.trial import TrialSpec
-from tuner.bo.ax_adapter import AxAdapter, HistoryTrial
+from tuner.bo.adapters import Adapter, new_adapter
+from tuner.bo.history import HistoryTrial
 from tuner.bo.suggestions import SuggestionPool, SuggestionRequest
 from tuner.execution.executor import Executor
 from tuner.execution.worker import TrialJob, TrialOutcome
@@ -35,7 +36,7 @@ __all__ = ["Scheduler", "trial_seed", "trial_spec"]
 
 log = logging.getLogger(__name__)
 
-# Ax's Sobol initialization budget per study, before BoTorch takes over (capped by the study's n_trials).
+# The Sobol initialization budget per study, before the GP takes over (capped by the study's n_trials).
 N_INITIAL = 5
 
 
@@ -48,7 +49,7 @@ def trial_seed(study_seed: int, number: int) -> int:
 class _ActiveStudy:
     record: StudyRecord
     space: SearchSpace
-    adapter: AxAdapter
+    adapter: Adapter
     next_number: int
     ended: int
     succeeded: int
@@ -212,10 +213,7 @@ class Scheduler:
         history = [_history(t) for t in trials]
         # A random-search arm is Ax's Sobol sequence for every trial: the baseline that BO has to beat.
         n_initial = config.n_trials if config.strategy == "random" else min(N_INITIAL, config.n_trials)
-        if history:
-            adapter = AxAdapter.rebuild(space, seed=config.seed, n_initial=n_initial, history=history)
-        else:
-            adapter = AxAdapter(space, seed=config.seed, n_initial=n_initial)
+        adapter = new_adapter(config.suggester, space, seed=config.seed, n_initial=n_initial, history=history)
         self._active[record.id] = _ActiveStudy(
             record=record,
             space=space,
@@ -260,7 +258,7 @@ class Scheduler:
             try:
                 suggestions = study.adapter.suggest(1)
             except BnnTuneError as exc:
-                self._fail_study(study.record.id, f"the Ax adapter could not suggest a trial: {exc}")
+                self._fail_study(study.record.id, f"no trial could be suggested: {exc}")
                 return
             if not suggestions:
                 return  # Ax waits for results of the initialization trials
@@ -287,16 +285,17 @@ class Scheduler:
                 n_initial=study.adapter.n_initial,
                 objective=study.adapter.objective,
                 history=history,
+                suggester=study.config.suggester,
             )
         for study_id, answer in self._suggestions.suggest(requests).items():
             study = self._active[study_id]
             if isinstance(answer, BnnTuneError):
-                self._fail_study(study_id, f"the Ax adapter could not suggest a trial: {answer}")
+                self._fail_study(study_id, f"no trial could be suggested: {answer}")
             elif answer is not None:
                 try:
                     index = study.adapter.attach(answer)
                 except BnnTuneError as exc:
-                    self._fail_study(study_id, f"the Ax adapter could not record a suggested trial: {exc}")
+                    self._fail_study(study_id, f"a suggested trial could not be recorded: {exc}")
                     continue
                 self._start_trial(study, index, answer)
         return set(requests)

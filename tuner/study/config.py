@@ -38,6 +38,7 @@ __all__ = [
     "Objective",
     "Strategy",
     "StudyConfig",
+    "Suggester",
     "StudyOptions",
     "StudyFields",
     "ComparisonFields",
@@ -59,6 +60,7 @@ _RegisteredName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 Objective = Literal["val_accuracy_last", "val_accuracy_best"]
 Strategy = Literal["bo", "random"]
+Suggester = Literal["botorch", "ax"]
 OBJECTIVES: tuple[Objective, ...] = ("val_accuracy_last", "val_accuracy_best")
 
 # Strict: a string is not a number, 3.0 is not an integer, NaN and infinities are refused, unknown fields are refused,
@@ -138,6 +140,11 @@ class StudyOptions(BaseModel):
     strategy: Strategy = Field(
         default="bo",
         description="how trials are chosen: bo (Sobol start, then BoTorch) or random (Sobol for every trial)",
+    )
+    suggester: Suggester = Field(
+        default="botorch",
+        description="how Bayesian optimization computes a suggestion: botorch (BoTorch called directly, tenths of a "
+        "second) or ax (Ax's Client, seconds; the earlier path, kept to check the other against)",
     )
 
 
