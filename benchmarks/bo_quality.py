@@ -221,42 +221,17 @@ def real_check(replicates: int, trials: int, epochs: int, seed: int, database: P
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--trials", type=int, default=25)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
-    parser.add_argument("--out", type=Path, default=None, help="folder for bo-quality.json (and bo-quality-real.json)")
-    parser.add_argument("--real-replicates", type=int, default=0, help="FSDD check: replicates per space (0: skip)")
-    parser.add_argument("--real-trials", type=int, default=20)
-    parser.add_argument("--real-epochs", type=int, default=20)
-    args = parser.parse_args()
-    names = [name for name in args.benchmarks.split(",") if name]
-    started = time.perf_counter()
-    facts = {}
-    for name in names:
-        benchmark = BENCHMARKS[name]
-        space = get_space(benchmark.space)
-        sd = NOISE_TO_SPREAD[benchmark.space] * spread(benchmark, space) if benchmark.noisy else 0.0
-        facts[name] = {"optimum": optimum(benchmark, space), "noise_sd": sd}
-    jobs = [(name, suggester, seed) for name in names for suggester in SUGGESTERS for seed in range(args.seeds)]
-    with ProcessPoolExecutor(args.workers) as pool:
-        futures = {
-            job: pool.submit(run_study, job[0], job[1], job[2], args.trials, facts[job[0]]["noise_sd"]) for job in jobs
-        }
-        runs = {}
-        for done, (job, future) in enumerate(futures.items(), start=1):
-            runs[job] = future.result()
-            print(f"\r{done}/{len(jobs)} studies", end="", flush=True)
-    print()
+def summarize(
+    runs: dict[tuple[str, str, int], dict[str, Any]], facts: dict[str, dict[str, float]], seeds: int, trials: int
+) -> dict[str, Any]:
+    """Per benchmark: mean regret per path at the checkpoints, the paired difference (lean minus Ax) with its 95%
+    bootstrap interval, and the median seconds per BO suggestion (trials after the Sobol start)."""
     summary: dict[str, Any] = {}
-    for name in names:
-        best = facts[name]["optimum"]
+    for name, fact in facts.items():
         rows = {}
-        for k in (c for c in CHECKPOINTS if c <= args.trials):
+        for k in (c for c in CHECKPOINTS if c <= trials):
             regret = {
-                s: [chosen_regret(runs[name, s, seed], k, best) for seed in range(args.seeds)] for s in SUGGESTERS
+                s: [chosen_regret(runs[name, s, seed], k, fact["optimum"]) for seed in range(seeds)] for s in SUGGESTERS
             }
             differences = [a - b for a, b in zip(regret["botorch"], regret["ax"], strict=True)]
             mean, low, high, p = mean_interval(differences, seed=k)
@@ -269,18 +244,83 @@ def main() -> None:
                 "p": p,
             }
         bo_seconds = {
-            s: statistics.median(t for seed in range(args.seeds) for t in runs[name, s, seed]["seconds"][5:])
+            s: statistics.median(t for seed in range(seeds) for t in runs[name, s, seed]["seconds"][5:])
             for s in SUGGESTERS
         }
-        summary[name] = {**facts[name], "checkpoints": rows, "median_bo_seconds": bo_seconds}
-        for k, row in rows.items():
-            print(
-                f"{name:24s} trial {k:2d}: regret lean {row['regret_botorch']:.4f} ax {row['regret_ax']:.4f} "
-                f"lean-ax {row['difference']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
+        summary[name] = {**fact, "checkpoints": rows, "median_bo_seconds": bo_seconds}
+    return summary
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    """The summary as the report's table."""
+    lines = [
+        "| benchmark | trial | regret, lean | regret, Ax | lean - Ax (95% CI) | s per BO suggestion, lean / Ax |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, entry in summary.items():
+        seconds = entry["median_bo_seconds"]
+        for k, row in entry["checkpoints"].items():
+            lines.append(
+                f"| {name} | {k} | {row['regret_botorch']:.4f} | {row['regret_ax']:.4f} | "
+                f"{row['difference']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] | "
+                f"{seconds['botorch']:.2f} / {seconds['ax']:.2f} |"
             )
-        print(
-            f"{name:24s} median seconds per BO suggestion: lean {bo_seconds['botorch']:.3f} ax {bo_seconds['ax']:.3f}"
-        )
+    return "\n".join(lines)
+
+
+def synthetic(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """Every benchmark's studies on both paths, and their summary."""
+    started = time.perf_counter()
+    facts = {}
+    for name in names:
+        benchmark = BENCHMARKS[name]
+        space = get_space(benchmark.space)
+        sd = NOISE_TO_SPREAD[benchmark.space] * spread(benchmark, space) if benchmark.noisy else 0.0
+        facts[name] = {"optimum": optimum(benchmark, space), "noise_sd": sd}
+    jobs = [(name, suggester, seed) for name in names for suggester in SUGGESTERS for seed in range(args.seeds)]
+    runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = {
+            job: pool.submit(run_study, job[0], job[1], job[2], args.trials, facts[job[0]]["noise_sd"]) for job in jobs
+        }
+        for done, (job, future) in enumerate(futures.items(), start=1):
+            runs[job] = future.result()
+            print(f"\r{done}/{len(jobs)} studies", end="", flush=True)
+    print()
+    return {
+        "seeds": args.seeds,
+        "trials": args.trials,
+        "workers": args.workers,
+        "wall_seconds": time.perf_counter() - started,
+        "benchmarks": summarize(runs, facts, args.seeds, args.trials),
+        "runs": {f"{n}/{s}/{seed}": run for (n, s, seed), run in runs.items()},
+    }
+
+
+def resummarized(path: Path) -> dict[str, Any]:
+    """A stored result with its summary computed again from its studies (after a change to the summary)."""
+    result: dict[str, Any] = json.loads(path.read_text())
+    runs = {}
+    for key, run in result["runs"].items():
+        name, suggester, seed = key.split("/")
+        runs[name, suggester, int(seed)] = run
+    facts = {name: {k: entry[k] for k in ("optimum", "noise_sd")} for name, entry in result["benchmarks"].items()}
+    result["benchmarks"] = summarize(runs, facts, result["seeds"], result["trials"])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=25)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
+    parser.add_argument("--out", type=Path, default=None, help="folder for bo-quality.json (and bo-quality-real.json)")
+    parser.add_argument("--from-json", type=Path, default=None, help="summarize a stored bo-quality.json again")
+    parser.add_argument("--real-replicates", type=int, default=0, help="FSDD check: replicates per space (0: skip)")
+    parser.add_argument("--real-trials", type=int, default=20)
+    parser.add_argument("--real-epochs", type=int, default=20)
+    args = parser.parse_args()
     if args.real_replicates:
         with tempfile.TemporaryDirectory() as folder:
             real = real_check(args.real_replicates, args.real_trials, args.real_epochs, 0, Path(folder) / "real.db")
@@ -288,16 +328,14 @@ def main() -> None:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "bo-quality-real.json").write_text(json.dumps(real, indent=1))
         print(json.dumps(real))
-    if not names:
+    names = [name for name in args.benchmarks.split(",") if name]
+    if args.from_json is not None:
+        result = resummarized(args.from_json)
+    elif names:
+        result = synthetic(args, names)
+    else:
         return
-    result = {
-        "seeds": args.seeds,
-        "trials": args.trials,
-        "workers": args.workers,
-        "wall_seconds": time.perf_counter() - started,
-        "benchmarks": summary,
-        "runs": {f"{n}/{s}/{seed}": run for (n, s, seed), run in runs.items()},
-    }
+    print(markdown_table(result["benchmarks"]))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "bo-quality.json").write_text(json.dumps(result, indent=1))
