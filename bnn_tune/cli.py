@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -212,12 +213,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bnn-tune",
         description="Bayesian-optimization tuning of binary neural network optimizers.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(commands)
     add_tuning_parsers(commands)
     add_service_parsers(commands)
     add_bench_parsers(commands)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("bnn-tune")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -230,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = handler(args, console)
     except BnnTuneError as exc:
-        Console(stderr=True, highlight=False).print(f"error: {exc}", markup=False)
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {exc}", markup=False)
         if as_json:
             print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
         return 2

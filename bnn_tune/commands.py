@@ -265,7 +265,7 @@ def _cmd_study_show(args: argparse.Namespace, console: Console) -> dict[str, Any
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
-    report = study_view(open_storage(get_settings()), args.id)
+    report = study_view(open_storage(get_settings(), read_only=True), args.id)
     _study_table(report, console)
     return report.model_dump(mode="json")
 
@@ -337,6 +337,6 @@ def _cmd_compare_show(args: argparse.Namespace, console: Console) -> dict[str, A
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
-    report = comparison_view(open_storage(get_settings()), args.id)
+    report = comparison_view(open_storage(get_settings(), read_only=True), args.id)
     _comparison_table(report, console)
     return report.model_dump(mode="json")

@@ -28,8 +28,9 @@ def test_lookup_order_argument_env_cwd_data_then_shared(tmp_path: Path, monkeypa
 
     assert find_data_root(arg, marker=MARKER) == arg
     assert find_data_root(None, marker=MARKER) == env
-    # An argument without the marker falls through to the next place in the order.
-    assert find_data_root(tmp_path / "nothing-here", marker=MARKER) == env
+    # An explicit argument is the only place looked at: a mistyped path is an error, not another root's data.
+    with pytest.raises(DataNotFoundError, match="nothing-here"):
+        find_data_root(tmp_path / "nothing-here", marker=MARKER)
     monkeypatch.delenv("BNN_TUNE_DATA")
     assert find_data_root(marker=MARKER).resolve() == local.resolve()
     (local / MARKER).rmdir()
@@ -47,9 +48,11 @@ def test_missing_data_names_every_place_and_what_to_download(tmp_path: Path, mon
     monkeypatch.setenv("BNN_TUNE_DATA", str(tmp_path / "env-root"))
     with pytest.raises(DataNotFoundError) as info:
         find_data_root(tmp_path / "arg-root", marker=MARKER)
+    assert str(tmp_path / "arg-root") in str(info.value) and "env-root" not in str(info.value)
+    with pytest.raises(DataNotFoundError) as info:
+        find_data_root(marker=MARKER)
     message = str(info.value)
     for place in (
-        tmp_path / "arg-root",
         tmp_path / "env-root",
         Path.cwd() / "data",
         Path.cwd().parent / "shared",

@@ -59,6 +59,7 @@ def test_train_prints_the_table_without_json(capsys: pytest.CaptureFixture[str])
         (["--alpha", "1e-3", "--gamma", "0.1", "--task", "mnist"], "mnist"),
         (["--alpha", "1e-3", "--gamma", "0.1", "--epochs", "0"], "epochs"),
         (["--alpha", "1e-3", "--gamma", "0.1", "--threads", "0"], "--threads"),
+        (["--alpha", "1e-3", "--gamma", "0.1", "--data-dir", "/nonexistent/data"], "/nonexistent/data"),
     ],
 )
 def test_bad_input_exits_2_with_a_named_error(
@@ -68,6 +69,15 @@ def test_bad_input_exits_2_with_a_named_error(
     captured = capsys.readouterr()
     assert message in captured.err
     assert message in json.loads(captured.out.strip().splitlines()[-1])["error"]
+
+
+def test_version_is_the_installed_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"bnn-tune {metadata.version('bnn-tune')}"
 
 
 @pytest.fixture
@@ -84,6 +94,15 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def last_json(out: str) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("command", [["study", "show", "1"], ["compare", "show", "1"]])
+def test_showing_creates_no_database(database: str, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(database.removeprefix("sqlite:///"))
+    assert main(command) == 2
+    assert not path.exists()
+    error = capsys.readouterr().err
+    assert f"no database at {path}" in error and error.count("\n") == 1  # one line, however long
 
 
 QUICK_STUDY = ["--trials", "2", "--epochs", "1", "--max-train", "200", "--executor", "inline", "--json"]

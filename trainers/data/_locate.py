@@ -38,10 +38,14 @@ _DOWNLOAD_HINTS["cifar10/train"] = _DOWNLOAD_HINTS["cifar10-jpg.tar.gz"]
 
 
 def candidate_roots(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[Path, str]]:
-    """The data roots to look in, in lookup order, each with where it came from (for error messages)."""
-    roots: list[tuple[Path, str]] = []
+    """The data roots to look in, in lookup order, each with where it came from (for error messages).
+
+    A ``data_dir`` given explicitly is the only root: a mistyped path must be an error, never a quiet fall back to
+    whatever data another root holds.
+    """
     if data_dir is not None:
-        roots.append((Path(data_dir).expanduser(), "data_dir argument"))
+        return [(Path(data_dir).expanduser(), "data_dir argument")]
+    roots: list[tuple[Path, str]] = []
     env = os.environ.get(DATA_ENV)
     if env:
         roots.append((Path(env).expanduser(), f"${DATA_ENV}"))
@@ -79,8 +83,8 @@ def find_first_marker(
 def find_data_root(data_dir: str | os.PathLike[str] | None = None, *, marker: str) -> Path:
     """The first data root under which ``marker`` (e.g. ``"fsdd/recordings"``) exists.
 
-    Lookup order: the ``data_dir`` argument, then ``$BNN_TUNE_DATA``, then ``./data``, then ``../shared/data``
-    (the last two relative to the current working directory).
+    Lookup order: the ``data_dir`` argument alone where it is given; else ``$BNN_TUNE_DATA``, then ``./data``, then
+    ``../shared/data`` (the last two relative to the current working directory).
 
     Raises:
         DataNotFoundError: no root holds ``marker``; the message lists the places looked at and what to

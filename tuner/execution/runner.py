@@ -6,8 +6,12 @@ the service runs the same loop in a background thread.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+from sqlalchemy.engine import make_url
+
+from bnn_errors import NotFoundError
 from tuner.execution.executor import Executor, InlineExecutor
 from tuner.execution.scheduler import Scheduler
 from tuner.settings import Settings
@@ -18,8 +22,24 @@ __all__ = ["ExecutorKind", "build_executor", "build_scheduler", "open_storage"]
 ExecutorKind = Literal["ray", "inline"]
 
 
-def open_storage(settings: Settings) -> Storage:
-    """The configured database, migrated to the newest schema; raises ``StorageUnavailableError``."""
+def open_storage(settings: Settings, *, read_only: bool = False) -> Storage:
+    """The configured database, migrated to the newest schema.
+
+    ``read_only`` is for commands that only show what is stored: an SQLite file that does not exist is then an error
+    instead of a new, empty database left behind as a side effect.
+
+    Raises:
+        StorageUnavailableError: the database cannot be reached.
+        NotFoundError: ``read_only`` and the SQLite file does not exist.
+    """
+    if read_only:
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            path = Path(url.database)  # type: ignore[arg-type]
+            if not path.exists():
+                raise NotFoundError(
+                    f"no database at {path.resolve()} (BNN_TUNE_DATABASE_URL): nothing has been run with it yet"
+                )
     storage = Storage(settings.database_url)
     storage.migrate()
     return storage
