@@ -1,11 +1,13 @@
 """The tuning commands of the CLI: ``study run``, ``study show``, ``compare`` and ``compare show``.
 
-Long work shows a live progress bar (trials done / total, best so far, ETA) on the terminal.
+Long work shows a live progress bar (trials done / total, best so far, ETA) on the terminal, and one plain line per
+finished trial where the output is not a terminal (a log file).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
 from rich.console import Console
@@ -204,18 +206,26 @@ def _run_with_progress(
         TextColumn("best {task.fields[best]}"),
         TimeRemainingColumn(),
     )
+    # A log file gets one plain line per change of the count instead of a bar it cannot redraw.
+    live = console.is_terminal
+    started = time.monotonic()
+    shown = [-1]
     try:
-        with Progress(*columns, console=console, transient=False) as progress:
+        with Progress(*columns, console=console, transient=False, disable=not live) as progress:
             bar = progress.add_task(label, total=total, best="-")
 
             def update() -> None:
                 reports = [study_view(storage, i, with_points=False) for i in study_ids]
                 best = [r.best_objective for r in reports if r.best_objective is not None]
-                progress.update(
-                    bar,
-                    completed=sum(r.trials_done for r in reports),
-                    best=f"{max(best):.4f}" if best else "-",
-                )
+                done = sum(r.trials_done for r in reports)
+                best_text = f"{max(best):.4f}" if best else "-"
+                progress.update(bar, completed=done, best=best_text)
+                if not live and done != shown[0]:
+                    shown[0] = done
+                    minutes = (time.monotonic() - started) / 60
+                    console.print(
+                        f"{label}: {done}/{total} trials, best {best_text}, {minutes:.1f} min", soft_wrap=True
+                    )
 
             scheduler.run(studies=study_ids, on_tick=update)
     finally:

@@ -110,7 +110,13 @@ QUICK_STUDY = ["--trials", "2", "--epochs", "1", "--max-train", "200", "--execut
 
 def test_study_run_and_show_print_the_study_as_json(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["study", "run", "--task", "audio", "--space", "filter", "--seed", "3", *QUICK_STUDY]) == 0
-    study = last_json(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    study = last_json(captured.out)
+    # Not a terminal: one plain progress line per finished trial, on stderr beside --json.
+    assert [line.split(",")[0] for line in captured.err.splitlines() if " trials, best " in line][-2:] == [
+        f"study {study['id']}: 1/2 trials",
+        f"study {study['id']}: 2/2 trials",
+    ]
     assert study["state"] == "completed" and study["space"] == "filter" and study["seed"] == 3
     assert [t["number"] for t in study["trials"]] == [0, 1]
     for trial in study["trials"]:
