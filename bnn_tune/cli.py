@@ -243,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if as_json:
             print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
         return 2
+    except KeyboardInterrupt:
+        # What was interrupted has said how to go on; no traceback. 130: the shell's code for Ctrl-C.
+        Console(stderr=True, highlight=False).print("interrupted")
+        return 130
     if as_json:
         print(json.dumps(result))
     return 0

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from tuner.analysis.reports import ComparisonReport, StudyDetailReport
     from tuner.execution.executor import Executor
-    from tuner.storage import Storage
+    from tuner.storage import Storage, StudyRecord
     from tuner.study.config import StudyOptions
 
 # The tuner's modules (Ax, SQLAlchemy, Ray) are imported inside the handlers, so that `bnn-tune train` starts fast
@@ -154,6 +154,10 @@ def add_tuning_parsers(commands: Any) -> None:
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_cmd_study_show)
+    resume = study_commands.add_parser("resume", help="run an interrupted study to its end")
+    resume.add_argument("id", type=int)
+    _add_run_options(resume)
+    resume.set_defaults(handler=_cmd_study_resume)
 
     compare = commands.add_parser("compare", help="run (or show) a comparison of search spaces")
     add_config_flags(compare, ComparisonConfig)
@@ -164,6 +168,10 @@ def add_tuning_parsers(commands: Any) -> None:
     cshow.add_argument("id", type=int)
     cshow.add_argument("--json", action="store_true")
     cshow.set_defaults(handler=_cmd_compare_show)
+    cresume = compare_commands.add_parser("resume", help="run an interrupted comparison's studies to their end")
+    cresume.add_argument("id", type=int)
+    _add_run_options(cresume)
+    cresume.set_defaults(handler=_cmd_compare_resume)
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
@@ -189,7 +197,12 @@ def _run_with_progress(
     console: Console,
     label: str,
     suggestion_workers: int | None = None,
+    *,
+    resume: str,
 ) -> None:
+    """Run the studies to their end with a progress display. On Ctrl-C the trials in flight are cancelled, the
+    studies stay running (resumable: their finished trials are kept, the cancelled ones are re-run) and ``resume``,
+    the command that goes on, is printed before the interrupt propagates."""
     from tuner.analysis.reports import study_view
     from tuner.execution.runner import build_scheduler
     from tuner.settings import get_settings
@@ -228,6 +241,9 @@ def _run_with_progress(
                     )
 
             scheduler.run(studies=study_ids, on_tick=update)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: {label} is left resumable; go on with: {resume}", soft_wrap=True)
+        raise
     finally:
         scheduler.close()
         executor.shutdown()
@@ -263,11 +279,66 @@ def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]
         executor.shutdown()
         raise
     console.print(f"study {study.id} queued in {storage.url}")
-    _run_with_progress(storage, executor, [study.id], console, f"study {study.id}", args.suggestion_workers)
+    _run_with_progress(
+        storage,
+        executor,
+        [study.id],
+        console,
+        f"study {study.id}",
+        args.suggestion_workers,
+        resume=f"bnn-tune study resume {study.id}",
+    )
     report = study_view(storage, study.id)
     _study_table(report, console)
     console.print(f"stored in {storage.url}; show it again with: bnn-tune study show {study.id}")
     return report.model_dump(mode="json")
+
+
+def _cmd_study_resume(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from tuner.analysis.reports import study_view
+    from tuner.execution.runner import open_storage
+    from tuner.settings import get_settings
+
+    _check_run_options(args)
+    storage = open_storage(get_settings(), read_only=True)
+    _require_unfinished([storage.get_study(args.id)], f"study {args.id}")
+    resume = f"bnn-tune study resume {args.id}"
+    _run_with_progress(
+        storage, _executor(args), [args.id], console, f"study {args.id}", args.suggestion_workers, resume=resume
+    )
+    report = study_view(storage, args.id)
+    _study_table(report, console)
+    return report.model_dump(mode="json")
+
+
+def _cmd_compare_resume(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    from tuner.analysis.reports import comparison_view
+    from tuner.execution.runner import open_storage
+    from tuner.settings import get_settings
+
+    _check_run_options(args)
+    storage = open_storage(get_settings(), read_only=True)
+    studies = [s for s in storage.comparison_studies(args.id) if not s.is_finished]
+    _require_unfinished(studies, f"comparison {args.id}")
+    _run_with_progress(
+        storage,
+        _executor(args),
+        [s.id for s in studies],
+        console,
+        f"comparison {args.id}",
+        args.suggestion_workers,
+        resume=f"bnn-tune compare resume {args.id}",
+    )
+    report = comparison_view(storage, args.id)
+    _comparison_table(report, console)
+    return report.model_dump(mode="json")
+
+
+def _require_unfinished(studies: list[StudyRecord], what: str) -> None:
+    from bnn_errors import ConflictError
+
+    if not studies or all(s.is_finished for s in studies):
+        raise ConflictError(f"{what} has finished: there is nothing to resume")
 
 
 def _cmd_study_show(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -334,7 +405,13 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         raise
     console.print(f"comparison {comparison.id} queued in {storage.url} ({len(studies)} studies)")
     _run_with_progress(
-        storage, executor, [s.id for s in studies], console, f"comparison {comparison.id}", args.suggestion_workers
+        storage,
+        executor,
+        [s.id for s in studies],
+        console,
+        f"comparison {comparison.id}",
+        args.suggestion_workers,
+        resume=f"bnn-tune compare resume {comparison.id}",
     )
     report = comparison_view(storage, comparison.id)
     _comparison_table(report, console)

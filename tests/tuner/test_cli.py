@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -203,3 +205,42 @@ def test_train_members_prints_the_objective_and_its_standard_error(capsys: pytes
     values = [m["objective"] for m in members]
     assert result["objective"] == pytest.approx(sum(values) / 4)
     assert result["objective_sem"] == pytest.approx(statistics.stdev(values) / 2)
+
+
+def test_ctrl_c_leaves_the_study_resumable_and_resume_finishes_it(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tuner.storage import Storage
+
+    exe = Path(sys.executable).with_name("bnn-tune")
+    command = ["study", "run", "--task", "audio", "--space", "filter", "--trials", "6", "--epochs", "2"]
+    process = subprocess.Popen(
+        [str(exe), *command, "--max-train", "200", "--executor", "inline", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "BNN_TUNE_DATABASE_URL": database},
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:  # one plain progress line per finished trial: interrupt after the first
+        seen.append(line)
+        if "1/6 trials" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=120)
+    err = "".join(seen) + rest
+    assert process.returncode == 130, err
+    assert "go on with: bnn-tune study resume 1" in err and "Traceback" not in err
+    storage = Storage(database)
+    study = storage.get_study(1)
+    assert study.state == "running"
+    assert 1 <= sum(t.state == "completed" for t in storage.trials(1)) < 6
+    storage.close()
+
+    assert main(["study", "resume", "1", "--executor", "inline", "--json"]) == 0
+    resumed = last_json(capsys.readouterr().out)
+    assert resumed["state"] == "completed"
+    assert sum(t["state"] == "completed" for t in resumed["trials"]) == 6
+    assert main(["study", "resume", "1"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
