@@ -24,7 +24,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy .
 
-unit: $(STAMP)
+# The results page's browser test drives the system's Chromium (Playwright downloads none). As root on Debian or Ubuntu
+# it is installed here; elsewhere make stops with the one command that installs it.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium (apt-get) for the browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	else \
+		echo "make test needs Chromium at $(CHROMIUM) for the results-page test: sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi
+
+unit: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 test: lint typecheck unit

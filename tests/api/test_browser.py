@@ -40,7 +40,7 @@ LIVE_TIMEOUT_MS = 15_000
 def require_chromium() -> None:
     """The browser test is part of the suite: a machine without Chromium fails it rather than skipping it."""
     if not CHROMIUM.exists():
-        pytest.fail("needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run does it)")
+        pytest.fail("needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium; make test does it)")
 
 
 class _Server:
