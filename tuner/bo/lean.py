@@ -1,16 +1,18 @@
 """Lean Bayesian optimization: one suggestion from a study's history with BoTorch directly, in a fraction of a second.
 
-The same method as the Ax path (:mod:`tuner.bo.ax_adapter`): a scrambled, seeded Sobol start of ``n_initial`` trials,
-then a Gaussian process (BoTorch's ``SingleTaskGP``: Matern-5/2 kernel with its dimension-scaled priors, outcomes
-standardized, the observation noise taken from the trials' standard errors where every observation has one, else
-inferred) and the noisy log expected improvement (``qLogNoisyExpectedImprovement``) maximized over the unit cube.
-Where the time goes is what differs. Ax rebuilds its experiment from the whole history on every suggestion, fits
-the GP to convergence with up to five restarts and optimizes the acquisition with 20 restarts from 1024 raw samples,
-alternating discrete and continuous steps for choice parameters. Here the GP fit is capped (``fit_maxiter``, one
-attempt), the acquisition starts from ``restarts`` points of ``raw_samples``, and choice parameters, which in our
-spaces take a handful of values, are enumerated: every combination is optimized over the continuous parameters and
-the best is kept. ``benchmarks/bo_quality.py`` measures that the trials found are no worse
-(docs/results/bo-quality.md).
+The same kind of method as the Ax path (:mod:`tuner.bo.ax_adapter`): a scrambled, seeded Sobol start of
+``n_initial`` trials, then a Gaussian process (BoTorch's ``SingleTaskGP``: Matern-5/2 kernel with its
+dimension-scaled priors, outcomes standardized, the observation noise taken from the trials' standard errors where
+every observation has one, else inferred) and the noisy log expected improvement (``qLogNoisyExpectedImprovement``)
+maximized over the unit cube.
+Where the time goes is what differs. Ax rebuilds its experiment from the whole history on every suggestion (our
+suggestion pool and restarts ask it that way), fits the GP with up to five attempts, and for our spaces optimizes the
+acquisition once per combination of choice values (``optimize_acqf_mixed``: 4 in the latent space), each from 20
+restarts picked among 1024 raw samples. Here the GP fit is capped (``fit_maxiter``, one attempt) and the acquisition
+is evaluated on ``raw_samples`` quasi-random points spread over the combinations; the best point of every combination
+and the best ones overall (``restarts`` in all, at least one per combination) are climbed together by one batched
+L-BFGS-B, each start's choice values held fixed. ``benchmarks/bo_quality.py`` measures whether the trials found
+are as good (docs/results/bo-quality.md).
 
 Everything is a function of (space, history, seed): no state is carried between suggestions, so a suggestion pool's
 worker and the scheduler suggest the same point for the same history, and a restarted study continues as an
