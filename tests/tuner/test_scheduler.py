@@ -8,10 +8,12 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
+from bnn_errors import StorageUnavailableError
 from search_spaces import FILTER_SPACE, SearchSpace, register_space, unregister_space
 from tuner.execution.executor import InlineExecutor
 from tuner.execution.scheduler import Scheduler
@@ -294,3 +296,38 @@ def test_ray_executor_splits_a_round_into_one_batch_per_slot(
     assert {t.state for t in trials} == {"completed"}
     # the members of a batch report its wall time: one value per batch
     assert len({_epoch_seconds(storage, t.id) for t in trials}) == batches
+
+
+class _DatabaseBlip(Storage):
+    """The real storage, whose next ``finish_trial`` calls fail as if the database were gone for a moment."""
+
+    failures = 0
+
+    def finish_trial(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailableError("the database went away (injected)")
+        return super().finish_trial(*args, **kwargs)
+
+
+def test_an_outcome_survives_a_tick_that_fails_to_record_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'blip.db'}"
+    storage = _DatabaseBlip(url)
+    storage.migrate()
+    study = submit_study(storage, Settings(), QUICK)
+    scheduler = inline_scheduler(storage, url)
+    ticks_failed = 0
+    armed = False
+    for _ in range(2000):  # a lost outcome leaves its trial running for ever: bound the loop
+        if storage.get_study(study.id).is_finished:
+            break
+        if not armed and storage.trials(study.id):
+            storage.failures, armed = 2, True  # the first trial is running: its outcome's first two records fail
+        try:
+            scheduler.tick()
+        except StorageUnavailableError:
+            ticks_failed += 1
+    assert ticks_failed == 2
+    trials = storage.trials(study.id)
+    assert [t.state for t in trials] == ["completed"] * QUICK.n_trials
+    assert storage.get_study(study.id).state == "completed"

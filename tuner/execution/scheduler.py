@@ -101,6 +101,7 @@ class Scheduler:
         self._active: dict[int, _ActiveStudy] = {}
         self._resumed = False
         self._suggestions = SuggestionPool(suggestion_workers) if suggestion_workers > 0 else None
+        self._unrecorded: list[tuple[TrialJob, TrialOutcome]] = []
         self.last_error: str | None = None
 
     # -- the loop ----------------------------------------------------------------------------------------
@@ -160,8 +161,13 @@ class Scheduler:
         for study in list(self._active.values()):
             if study.record.id not in asked:
                 self._fill(study)
-        for job, outcome in self.executor.wait(self.poll_seconds):
+        # An outcome taken from the executor is kept until it is recorded: a tick that fails while recording (the
+        # database gone for a moment) would otherwise lose it, and its trial would stay running for ever.
+        self._unrecorded.extend(self.executor.wait(self.poll_seconds))
+        while self._unrecorded:
+            job, outcome = self._unrecorded[0]
             self._record(job, outcome)
+            self._unrecorded.pop(0)
         for study in list(self._active.values()):
             if study.done:
                 self._finish(study)
@@ -325,19 +331,21 @@ class Scheduler:
         if study is None or job.trial_id not in study.in_flight:
             return  # the study was cancelled or failed while the attempt ran
         self.storage.set_worker(job.trial_id, outcome.worker_host, outcome.node_id)
+        # Every branch writes to the database before it changes what this process holds: a write that fails leaves
+        # the outcome to be recorded again by the next tick, from the same state.
         if outcome.state == TrialState.COMPLETED and outcome.objective is not None:
-            del study.in_flight[job.trial_id]
             self.storage.finish_trial(
                 job.trial_id, TrialState.COMPLETED, objective=outcome.objective, objective_sem=outcome.objective_sem
             )
+            del study.in_flight[job.trial_id]
             study.adapter.complete(job.number, outcome.objective, sem=outcome.objective_sem)
             study.ended += 1
             study.succeeded += 1
             return
         if outcome.state == TrialState.EARLY_STOPPED and outcome.objective is not None:
-            del study.in_flight[job.trial_id]
-            self.storage.finish_trial(job.trial_id, TrialState.EARLY_STOPPED, objective=outcome.objective)
             curve = [p.value for p in self.storage.curve(job.trial_id) if p.metric == "val_accuracy"]
+            self.storage.finish_trial(job.trial_id, TrialState.EARLY_STOPPED, objective=outcome.objective)
+            del study.in_flight[job.trial_id]
             study.adapter.early_stopped(job.number, curve)
             study.ended += 1
             study.succeeded += 1
@@ -349,11 +357,11 @@ class Scheduler:
             study.in_flight[job.trial_id] = retry
             self.executor.submit(retry)
             return
-        del study.in_flight[job.trial_id]
         reason = outcome.error or "the trial failed"
         if outcome.retryable:
             reason = f"{reason} (after {job.attempt} attempts)"
         self.storage.finish_trial(job.trial_id, TrialState.FAILED, error=reason)
+        del study.in_flight[job.trial_id]
         study.adapter.fail(job.number, reason)
         study.ended += 1
 
