@@ -230,8 +230,10 @@ def _script_command(args: argparse.Namespace) -> list[str]:
     for name in ("replicates", "trials", "epochs", "seed", "max_train", "folds", "repeats"):
         if getattr(args, name) is not None:
             command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    for name in ("spaces", "random_spaces", "targets"):
-        if getattr(args, name) and getattr(args, name) != ",".join(SPACES):
+    if args.spaces != ",".join(SPACES):
+        command += ["--spaces", args.spaces]
+    for name in ("random_spaces", "targets"):
+        if getattr(args, name):
             command += [f"--{name.replace('_', '-')}", getattr(args, name)]
     if args.executor != "ray":
         command += ["--executor", args.executor]

@@ -36,6 +36,7 @@ __all__ = [
     "PAPER_TRIALS_SAVED",
     "TOLERANCES",
     "VALIDATION_RECORDINGS",
+    "validation_recordings",
     "Figure8Summary",
     "FrozenControl",
     "FrozenRun",
@@ -59,6 +60,7 @@ __all__ = [
 TOLERANCES = (0.005, 0.01, 0.02, 0.03)
 # FSDD's validation split is takes 5-9 of 6 speakers x 10 digits: 300 recordings.
 VALIDATION_RECORDINGS = 300
+NON_TEST_RECORDINGS = 2700  # 6 speakers x 10 digits x takes 5-49
 # The paper's claim: the filter space reaches a good network about 10 trials sooner.
 PAPER_TRIALS_SAVED = 10.0
 # The frozen control's metrics, as `bnn-tune train --json` prints them (the columns of frozen.csv after the seed).
@@ -206,8 +208,8 @@ class Figure8Summary:
     """Every number of the Figure 8 report of one comparison.
 
     ``view``: the comparison's report with its analysis (best-so-far, trials-to-target). ``spaces`` in the
-    comparison's order. ``sensitivity``: the trials-to-target difference per tolerance; empty unless the comparison
-    has two spaces, each with a finished trial, and a trial completed. ``run_seconds``: from the comparison's creation
+    comparison's order. ``sensitivity``: the trials-to-target difference of the first two arms per tolerance; empty
+    unless both have a finished trial. ``run_seconds``: from the comparison's creation
     to its last finished trial. ``n_initial``: the Sobol trials per study the summary counted (not in
     :meth:`to_dict`, whose keys are those of the stored ``summary.json`` files).
     """
@@ -362,7 +364,7 @@ def summarize(
         )
     sensitivity: tuple[ToleranceRow, ...] = ()
     # Without a completed trial (analysis None) there is no best objective to set targets from.
-    if view.analysis is not None and len(curves_by_space) == 2 and all(curves_by_space.values()):
+    if view.analysis is not None and len(curves_by_space) >= 2 and all(list(curves_by_space.values())[:2]):
         sensitivity = tuple(ToleranceRow(**row) for row in tolerance_sensitivity(curves_by_space, tolerances))
     created = storage.get_comparison(comparison_id).created_at
     return Figure8Summary(
@@ -375,9 +377,16 @@ def summarize(
     )
 
 
-def validation_noise(accuracy: float) -> float:
-    """The binomial standard error of one validation accuracy near ``accuracy`` on FSDD's validation split."""
-    return math.sqrt(accuracy * (1.0 - accuracy) / VALIDATION_RECORDINGS)
+def validation_recordings(folds: int) -> int:
+    """The validation recordings behind one trial's objective: the fixed split's 300, or with k folds every non-test
+    recording once (each fold validates on its share of the 45 non-test takes)."""
+    return VALIDATION_RECORDINGS if folds == 1 else NON_TEST_RECORDINGS
+
+
+def validation_noise(accuracy: float, folds: int = 1) -> float:
+    """The binomial standard error of a trial's validation accuracy near ``accuracy`` on FSDD (evaluation noise
+    only: training noise comes on top)."""
+    return math.sqrt(accuracy * (1.0 - accuracy) / validation_recordings(folds))
 
 
 def verdict(difference: SpaceDifferenceReport | None) -> Verdict:

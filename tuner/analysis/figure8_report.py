@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 
 from tuner.analysis.figure8 import (
     PAPER_TRIALS_SAVED,
-    VALIDATION_RECORDINGS,
     Figure8Summary,
     MeanEstimate,
     ToleranceRow,
     Verdict,
     validation_noise,
+    validation_recordings,
     verdict,
 )
 from tuner.analysis.reports import AnalysisReport, EstimateReport
@@ -235,7 +235,7 @@ def _in_short(summary: Figure8Summary, spaces: Sequence[str], analysis: Analysis
 
 def _controls(summary: Figure8Summary, spaces: Sequence[str], analysis: AnalysisReport) -> list[str]:
     best = analysis.best_objective
-    noise = validation_noise(best)
+    noise = validation_noise(best, summary.view.folds)
     finals = {s.name: s.final_best.mean for s in analysis.spaces}
     gap = None
     if len(spaces) == 2:
@@ -267,8 +267,8 @@ def _controls(summary: Figure8Summary, spaces: Sequence[str], analysis: Analysis
         "",
         "### Validation noise",
         "",
-        f"With {VALIDATION_RECORDINGS} validation recordings, one accuracy near the best ({_pct(best)}) has a "
-        f"binomial standard error of {100 * noise:.1f} points (95%: +-{196 * noise:.1f}). "
+        f"With {validation_recordings(summary.view.folds)} validation recordings per trial, an accuracy near the best "
+        f"({_pct(best)}) has a binomial standard error of {100 * noise:.1f} points (95%: +-{196 * noise:.1f}). "
         + (
             f"The two spaces' mean final best differ by {100 * gap:.1f} points, "
             + ("less than" if gap < noise else "more than")
@@ -277,9 +277,12 @@ def _controls(summary: Figure8Summary, spaces: Sequence[str], analysis: Analysis
             else ""
         )
         + f"The target tolerance ({100 * analysis.tolerance:.1f} points) is "
-        + ("below" if analysis.tolerance < noise else "above")
-        + " that noise: the trial that first comes within it is partly the one with the luckiest evaluation, "
-        "and a best-so-far curve only goes up, so noise makes late maxima of many draws look like progress. "
+        + (
+            "below that noise: the trial that first comes within it is partly the one with the luckiest evaluation. "
+            if analysis.tolerance < noise
+            else "above that evaluation noise (training noise comes on top; see the objective's measured noise). "
+        )
+        + "A best-so-far curve only goes up, so noise makes late maxima of many draws look like progress. "
         "The tolerance table above shows how much the trials-to-target answer moves with the tolerance.",
         "",
     ]

@@ -216,9 +216,10 @@ def compare_spaces(
         seed: seed of all resampling; the same inputs and seed give the same summary.
 
     Returns:
-        A summary per space and, for exactly two spaces, the difference of mean trials-to-target (first space
-        minus second, in the mapping's order) with its bootstrap interval, replicates being resampled
-        independently per space.
+        A summary per space and, for two or more spaces, the difference of mean trials-to-target of the first two
+        (first minus second, in the mapping's order: a comparison's first two arms, the paper's pair in Figure 8's
+        latent, filter, ... order) with its bootstrap interval, replicates being resampled independently per
+        space (the paired reading is :mod:`tuner.analysis.paired`).
 
     Raises:
         InvalidInputError: no space, a space without replicates, a replicate without trials, an infinite
@@ -234,7 +235,7 @@ def compare_spaces(
         for index, (name, rows) in enumerate(prepared.items())
     )
     difference = None
-    if len(prepared) == 2:
+    if len(prepared) >= 2:
         difference = _difference(prepared, target, confidence, n_boot, seed)
     return ComparisonSummary(
         best_objective=best,
@@ -255,23 +256,24 @@ def tolerance_sensitivity(
     n_boot: int = 2000,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """The trials-to-target difference of two search spaces for each tolerance, as flat JSON-ready rows.
+    """The trials-to-target difference of the first two search spaces for each tolerance (the target set by the best
+    objective of every space given), as flat JSON-ready rows.
 
     Each row equals what :func:`compare_spaces` reports with that tolerance and the same seed, so that the
     rows differ only through the tolerance (the same resamples are used for every row). NaN is given as None.
 
     Raises:
-        InvalidInputError: ``curves`` does not hold exactly two spaces, a tolerance is negative or not
-            finite, or as :func:`compare_spaces`.
+        InvalidInputError: ``curves`` holds fewer than two spaces, a tolerance is negative or not finite, or as
+            :func:`compare_spaces`.
     """
     _check_bootstrap(confidence, n_boot, seed)
     for tolerance in tolerances:
         _check_tolerance(tolerance)
     prepared = _prepare(curves)
-    if len(prepared) != 2:
-        raise InvalidInputError(f"the sensitivity needs exactly two search spaces, got {len(prepared)}")
+    if len(prepared) < 2:
+        raise InvalidInputError(f"the sensitivity needs two search spaces, got {len(prepared)}")
     best = _best_objective(prepared)
-    (name_a, rows_a), (name_b, rows_b) = prepared.items()
+    (name_a, rows_a), (name_b, rows_b) = list(prepared.items())[:2]
     table: list[dict[str, Any]] = []
     for tolerance in tolerances:
         target = best - tolerance
@@ -445,7 +447,7 @@ def _summarize_space(
 def _difference(
     prepared: Mapping[str, list[FloatArray]], target: float, confidence: float, n_boot: int, seed: int
 ) -> SpaceDifference:
-    (name_a, rows_a), (name_b, rows_b) = prepared.items()
+    (name_a, rows_a), (name_b, rows_b) = list(prepared.items())[:2]
     censored_a = _censored_trials(rows_a, target)[1]
     censored_b = _censored_trials(rows_b, target)[1]
     rng = _stream(seed, _DIFFERENCE_STREAM)
