@@ -277,8 +277,17 @@ def synthetic(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
         space = get_space(benchmark.space)
         sd = NOISE_TO_SPREAD[benchmark.space] * spread(benchmark, space) if benchmark.noisy else 0.0
         facts[name] = {"optimum": optimum(benchmark, space), "noise_sd": sd}
-    jobs = [(name, suggester, seed) for name in names for suggester in SUGGESTERS for seed in range(args.seeds)]
     runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    suggesters = list(SUGGESTERS)
+    if args.reuse_ax is not None:
+        # The Ax path's studies of an earlier run (same seeds, trials and noise): only the lean path runs again.
+        stored = json.loads(args.reuse_ax.read_text())
+        for key, run in stored["runs"].items():
+            name, suggester, seed = key.split("/")
+            if suggester == "ax" and name in names and int(seed) < args.seeds:
+                runs[name, suggester, int(seed)] = run
+        suggesters = ["botorch"]
+    jobs = [(name, suggester, seed) for name in names for suggester in suggesters for seed in range(args.seeds)]
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {
             job: pool.submit(run_study, job[0], job[1], job[2], args.trials, facts[job[0]]["noise_sd"]) for job in jobs
@@ -317,6 +326,12 @@ def main() -> None:
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     parser.add_argument("--out", type=Path, default=None, help="folder for bo-quality.json (and bo-quality-real.json)")
     parser.add_argument("--from-json", type=Path, default=None, help="summarize a stored bo-quality.json again")
+    parser.add_argument(
+        "--reuse-ax",
+        type=Path,
+        default=None,
+        help="take the Ax path's studies from this bo-quality.json, run lean only",
+    )
     parser.add_argument("--real-replicates", type=int, default=0, help="FSDD check: replicates per space (0: skip)")
     parser.add_argument("--real-trials", type=int, default=20)
     parser.add_argument("--real-epochs", type=int, default=20)

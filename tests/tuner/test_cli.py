@@ -152,7 +152,7 @@ def test_compare_runs_replicates_of_each_space(database: str, capsys: pytest.Cap
         (["compare", "--spaces", "latent,latent"], "spaces"),
         (["compare", "--replicates", "0"], "replicates"),
         (["compare", "--suggestion-workers", "-1"], "--suggestion-workers must be >= 0"),
-        (["study", "show", "999"], "999"),
+        (["study", "show", "999"], "no database at"),  # nothing was ever run with this database
     ],
 )
 def test_bad_tuning_input_writes_nothing(

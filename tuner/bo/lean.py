@@ -64,10 +64,10 @@ class LeanSettings:
         mc_samples: quasi-Monte-Carlo samples of the noisy expected improvement.
     """
 
-    restarts: int = 4
-    raw_samples: int = 128
+    restarts: int = 8
+    raw_samples: int = 512
     fit_maxiter: int = 50
-    mc_samples: int = 64
+    mc_samples: int = 128
 
     def __post_init__(self) -> None:
         for name in ("restarts", "raw_samples", "fit_maxiter", "mc_samples"):
