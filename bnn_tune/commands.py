@@ -263,7 +263,6 @@ def _study_table(report: StudyDetailReport, console: Console) -> None:
 
 
 def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from tuner.analysis.reports import study_view
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
     from tuner.study.config import StudyConfig
@@ -279,59 +278,62 @@ def _cmd_study_run(args: argparse.Namespace, console: Console) -> dict[str, Any]
         executor.shutdown()
         raise
     console.print(f"study {study.id} queued in {storage.url}")
-    _run_with_progress(
-        storage,
-        executor,
-        [study.id],
-        console,
-        f"study {study.id}",
-        args.suggestion_workers,
-        resume=f"bnn-tune study resume {study.id}",
-    )
-    report = study_view(storage, study.id)
-    _study_table(report, console)
+    report = _study_to_end(storage, executor, study.id, console, args)
     console.print(f"stored in {storage.url}; show it again with: bnn-tune study show {study.id}")
     return report.model_dump(mode="json")
 
 
 def _cmd_study_resume(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from tuner.analysis.reports import study_view
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
     _check_run_options(args)
-    storage = open_storage(get_settings(), read_only=True)
+    storage = open_storage(get_settings(), must_exist=True)
     _require_unfinished([storage.get_study(args.id)], f"study {args.id}")
-    resume = f"bnn-tune study resume {args.id}"
-    _run_with_progress(
-        storage, _executor(args), [args.id], console, f"study {args.id}", args.suggestion_workers, resume=resume
-    )
-    report = study_view(storage, args.id)
-    _study_table(report, console)
-    return report.model_dump(mode="json")
+    return _study_to_end(storage, _executor(args), args.id, console, args).model_dump(mode="json")
 
 
 def _cmd_compare_resume(args: argparse.Namespace, console: Console) -> dict[str, Any]:
-    from tuner.analysis.reports import comparison_view
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
     _check_run_options(args)
-    storage = open_storage(get_settings(), read_only=True)
+    storage = open_storage(get_settings(), must_exist=True)
     studies = [s for s in storage.comparison_studies(args.id) if not s.is_finished]
     _require_unfinished(studies, f"comparison {args.id}")
-    _run_with_progress(
-        storage,
-        _executor(args),
-        [s.id for s in studies],
-        console,
-        f"comparison {args.id}",
-        args.suggestion_workers,
-        resume=f"bnn-tune compare resume {args.id}",
-    )
-    report = comparison_view(storage, args.id)
+    return _comparison_to_end(storage, _executor(args), args.id, studies, console, args).model_dump(mode="json")
+
+
+def _study_to_end(
+    storage: Storage, executor: Executor, study_id: int, console: Console, args: argparse.Namespace
+) -> StudyDetailReport:
+    """Run the study to its end with a progress display, then print and return its report."""
+    from tuner.analysis.reports import study_view
+
+    label, resume = f"study {study_id}", f"bnn-tune study resume {study_id}"
+    _run_with_progress(storage, executor, [study_id], console, label, args.suggestion_workers, resume=resume)
+    report = study_view(storage, study_id)
+    _study_table(report, console)
+    return report
+
+
+def _comparison_to_end(
+    storage: Storage,
+    executor: Executor,
+    comparison_id: int,
+    studies: list[StudyRecord],
+    console: Console,
+    args: argparse.Namespace,
+) -> ComparisonReport:
+    """Run the comparison's ``studies`` to their end with a progress display, then print and return its report."""
+    from tuner.analysis.reports import comparison_view
+
+    label, resume = f"comparison {comparison_id}", f"bnn-tune compare resume {comparison_id}"
+    ids = [s.id for s in studies]
+    _run_with_progress(storage, executor, ids, console, label, args.suggestion_workers, resume=resume)
+    report = comparison_view(storage, comparison_id)
     _comparison_table(report, console)
-    return report.model_dump(mode="json")
+    return report
 
 
 def _require_unfinished(studies: list[StudyRecord], what: str) -> None:
@@ -346,7 +348,7 @@ def _cmd_study_show(args: argparse.Namespace, console: Console) -> dict[str, Any
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
-    report = study_view(open_storage(get_settings(), read_only=True), args.id)
+    report = study_view(open_storage(get_settings(), must_exist=True), args.id)
     _study_table(report, console)
     return report.model_dump(mode="json")
 
@@ -388,7 +390,6 @@ def _num(value: float | None, spec: str) -> str:
 def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if getattr(args, "compare_command", None) == "show":
         return _cmd_compare_show(args, console)
-    from tuner.analysis.reports import comparison_view
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
     from tuner.study.config import ComparisonConfig
@@ -404,17 +405,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         executor.shutdown()
         raise
     console.print(f"comparison {comparison.id} queued in {storage.url} ({len(studies)} studies)")
-    _run_with_progress(
-        storage,
-        executor,
-        [s.id for s in studies],
-        console,
-        f"comparison {comparison.id}",
-        args.suggestion_workers,
-        resume=f"bnn-tune compare resume {comparison.id}",
-    )
-    report = comparison_view(storage, comparison.id)
-    _comparison_table(report, console)
+    report = _comparison_to_end(storage, executor, comparison.id, studies, console, args)
     console.print(f"stored in {storage.url}; show it again with: bnn-tune compare show {comparison.id}")
     return report.model_dump(mode="json")
 
@@ -424,6 +415,6 @@ def _cmd_compare_show(args: argparse.Namespace, console: Console) -> dict[str, A
     from tuner.execution.runner import open_storage
     from tuner.settings import get_settings
 
-    report = comparison_view(open_storage(get_settings(), read_only=True), args.id)
+    report = comparison_view(open_storage(get_settings(), must_exist=True), args.id)
     _comparison_table(report, console)
     return report.model_dump(mode="json")

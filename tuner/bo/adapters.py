@@ -8,12 +8,12 @@ it. Ax is imported only when a study asks for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol, get_args
+from collections.abc import Sequence
+from typing import get_args
 
 from bnn_errors import InvalidInputError
 from search_spaces import SearchSpace
-from tuner.bo.history import HistoryState, HistoryTrial
+from tuner.bo.history import HistoryTrial, TrialBook
 from tuner.study.config import Suggester
 
 __all__ = ["SUGGESTERS", "Adapter", "Suggester", "new_adapter"]
@@ -21,32 +21,9 @@ __all__ = ["SUGGESTERS", "Adapter", "Suggester", "new_adapter"]
 SUGGESTERS: tuple[Suggester, ...] = get_args(Suggester)
 
 
-class Adapter(Protocol):
-    """What the scheduler asks of a suggestion path (see :class:`~tuner.bo.lean_adapter.LeanAdapter`)."""
-
-    n_initial: int
-    objective: str
-
-    def suggest(self, n: int = 1) -> list[tuple[int, dict[str, object]]]: ...
-
-    def attach(self, parameters: Mapping[str, object]) -> int: ...
-
-    def complete(
-        self, index: int, objective: float, *, sem: float | None = None, progression: Sequence[float] | None = None
-    ) -> None: ...
-
-    def fail(self, index: int, reason: str) -> None: ...
-
-    def abandon(self, index: int) -> None: ...
-
-    def early_stopped(self, index: int, progression: Sequence[float]) -> None: ...
-
-    def best(self) -> tuple[dict[str, object], float] | None: ...
-
-    def state(self, index: int) -> HistoryState: ...
-
-    @property
-    def n_trials(self) -> int: ...
+Adapter = TrialBook
+"""What the scheduler asks of a suggestion path: a :class:`~tuner.bo.history.TrialBook` with ``suggest`` and
+``attach``."""
 
 
 def new_adapter(

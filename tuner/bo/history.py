@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -81,8 +82,11 @@ def check_history_numbers(history: Sequence[HistoryTrial]) -> list[HistoryTrial]
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class TrialBook:
+class TrialBook(ABC):
     """The trials of one study: state, parameters, objective and its standard error, by index. Thread-safe.
+
+    A suggestion path subclasses it with :meth:`suggest` and :meth:`attach` (and the ``_record_*`` hooks where it
+    keeps state of its own).
 
     Args:
         space: the search space; log-scaled ranges are searched on a log scale.
@@ -115,6 +119,14 @@ class TrialBook:
         self._parameters: dict[int, dict[str, object]] = {}
         self._objectives: dict[int, float] = {}
         self._sems: dict[int, float] = {}
+
+    @abstractmethod
+    def suggest(self, n: int = 1) -> list[tuple[int, dict[str, object]]]:
+        """Up to ``n`` new trials, each as (index, parameterization), now running; fewer while the start waits."""
+
+    @abstractmethod
+    def attach(self, parameters: Mapping[str, object]) -> int:
+        """Start a trial at a parameterization chosen elsewhere; returns its index."""
 
     def best(self) -> tuple[dict[str, object], float] | None:
         """The best completed trial's parameterization and objective (the earliest on ties); None if none."""
@@ -202,12 +214,15 @@ class TrialBook:
 
     def _record_complete(self, index: int, objective: float, sem: float | None, curve: list[float]) -> None:
         """Tell the suggestion path's own state (if it keeps one) that trial ``index`` completed."""
+        return None  # a path whose state is the book alone has nothing to tell
 
     def _record_end(self, index: int, state: TrialState, reason: str) -> None:
         """Tell it that trial ``index`` failed or was abandoned."""
+        return None  # a path whose state is the book alone has nothing to tell
 
     def _record_early_stop(self, index: int, curve: list[float]) -> None:
         """Tell it that trial ``index`` stopped early after ``curve``."""
+        return None  # a path whose state is the book alone has nothing to tell
 
     # -- for the adapters ------------------------------------------------------------------------------------
 

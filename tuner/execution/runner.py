@@ -22,17 +22,17 @@ __all__ = ["ExecutorKind", "build_executor", "build_scheduler", "open_storage"]
 ExecutorKind = Literal["ray", "inline"]
 
 
-def open_storage(settings: Settings, *, read_only: bool = False) -> Storage:
+def open_storage(settings: Settings, *, must_exist: bool = False) -> Storage:
     """The configured database, migrated to the newest schema.
 
-    ``read_only`` is for commands that only show what is stored: an SQLite file that does not exist is then an error
-    instead of a new, empty database left behind as a side effect.
+    ``must_exist`` is for commands that show or go on with what is stored: an SQLite file that does not exist is then
+    an error instead of a new, empty database left behind as a side effect.
 
     Raises:
         StorageUnavailableError: the database cannot be reached.
-        NotFoundError: ``read_only`` and the SQLite file does not exist.
+        NotFoundError: ``must_exist`` and the SQLite file does not exist.
     """
-    if read_only:
+    if must_exist:
         url = make_url(settings.database_url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             path = Path(url.database)  # type: ignore[arg-type]

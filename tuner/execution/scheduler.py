@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -101,7 +102,7 @@ class Scheduler:
         self._active: dict[int, _ActiveStudy] = {}
         self._resumed = False
         self._suggestions = SuggestionPool(suggestion_workers) if suggestion_workers > 0 else None
-        self._unrecorded: list[tuple[TrialJob, TrialOutcome]] = []
+        self._unrecorded: deque[tuple[TrialJob, TrialOutcome]] = deque()
         self.last_error: str | None = None
 
     # -- the loop ----------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ class Scheduler:
         while self._unrecorded:
             job, outcome = self._unrecorded[0]
             self._record(job, outcome)
-            self._unrecorded.pop(0)
+            self._unrecorded.popleft()
         for study in list(self._active.values()):
             if study.done:
                 self._finish(study)
